@@ -1,0 +1,43 @@
+/**
+ * The `initramfs()` step of the recipe DSL: find busybox, lay out the root
+ * filesystem, render `/init`, pack it reproducibly.
+ */
+import { rename } from "node:fs/promises";
+import { join } from "node:path";
+import { type Busybox, type BusyboxSource, resolveBusybox } from "./busybox.ts";
+import { cacheRoot } from "./cache-dir.ts";
+import { type PackOptions, type PackResult, packInitramfs } from "./initramfs.ts";
+import { type Logger, stderrLogger } from "./log.ts";
+import { type RootfsSpec, rootfsEntries } from "./rootfs.ts";
+
+/** Options of {@linkcode initramfs}. */
+export interface InitramfsOptions extends Omit<RootfsSpec, "busybox">, PackOptions {
+  /** A resolved busybox, or where to find one (default "auto"). */
+  busybox?: Busybox | BusyboxSource;
+  /** Output file; default `<cache>/initramfs/<sha256>.cpio.gz`. */
+  output?: string;
+  log?: Logger;
+  env?: Record<string, string | undefined>;
+}
+
+/** A built initramfs: its file, size and sha256, and the busybox inside. */
+export interface Initramfs extends PackResult {
+  busybox: Busybox;
+}
+
+/** Build an initramfs with busybox and a rendered `/init`; the same inputs give the same bytes. */
+export async function initramfs(options: InitramfsOptions = {}): Promise<Initramfs> {
+  const log = options.log ?? stderrLogger();
+  const env = options.env ?? process.env;
+  const busybox = typeof options.busybox === "object" ? options.busybox : await resolveBusybox(options.busybox, { log, env });
+  log.step(`packing initramfs (busybox ${busybox.version ?? "?"} from ${busybox.origin})`);
+  const entries = await rootfsEntries({ busybox: busybox.path, init: options.init, extra: options.extra });
+  const dir = join(cacheRoot(env), "initramfs");
+  const result = await packInitramfs(entries, options.output ?? join(dir, "building.cpio.gz"), options);
+  if (!options.output) {
+    const final = join(dir, `${result.sha256}.cpio${options.gzip === false ? "" : ".gz"}`);
+    await rename(result.path, final);
+    result.path = final;
+  }
+  return { ...result, busybox };
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env -S deno run -A
+/**
+ * The `microforge` command line: `microforge <command> [options]`.
+ * Each subcommand lives in `lib/commands/` and has its own `--help`.
+ */
+import type { Command } from "./command.ts";
+import { helpText, parseFlags, suggest } from "./command.ts";
+import { MicroforgeError, UsageError } from "./errors.ts";
+import { isMainModule } from "./runtime.ts";
+import { doctorCommand } from "./commands/doctor.ts";
+import { initramfsCommand } from "./commands/initramfs.ts";
+
+/** Every subcommand, in the order `--help` lists them. */
+export const commands: readonly Command[] = [doctorCommand, initramfsCommand];
+
+function mainHelp(): string {
+  const rows = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);
+  return `Usage: microforge <command> [options]\n\nCommands:\n${rows.join("\n")}\n\nRun \`microforge <command> --help\` for a command's options.\n`;
+}
+
+/** Run the CLI with `argv` (without the program name); resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    if (!name || name === "--help" || name === "-h" || name === "help") {
+      process.stdout.write(mainHelp());
+      return name ? 0 : 2;
+    }
+    const cmd = commands.find((c) => c.name === name);
+    if (!cmd) {
+      const close = suggest(name, commands.map((c) => c.name));
+      throw new UsageError(`Unknown command ${name}`, close ? `did you mean \`microforge ${close}\`?` : "see `microforge --help`");
+    }
+    const args = parseFlags(cmd, rest);
+    if (args.help) {
+      process.stdout.write(helpText(cmd));
+      return 0;
+    }
+    return await cmd.run(args);
+  } catch (err) {
+    if (err instanceof MicroforgeError) {
+      process.stderr.write(`microforge: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
+
+if (isMainModule(import.meta)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,73 @@
+/**
+ * One error class per failure kind. Each carries what a person needs to act:
+ * what failed, the evidence (command, exit code, output tail) and the next step.
+ */
+
+/** Base class: every microforge error has a `hint` saying what to do next. */
+export class MicroforgeError extends Error {
+  /** What the user should do about it. */
+  readonly hint: string;
+  /** Process exit code the CLI uses for this error. */
+  readonly exitCode: number = 1;
+
+  constructor(message: string, hint = "", options?: { cause?: unknown }) {
+    super(hint ? `${message}\n  → ${hint}` : message, options);
+    this.name = new.target.name;
+    this.hint = hint;
+  }
+}
+
+/** Keep the last `lines` lines of a command's output for an error message. */
+export function outputTail(output: string, lines = 20): string {
+  const all = output.replace(/\s+$/, "").split("\n");
+  return all.slice(-lines).join("\n");
+}
+
+/** A command exited non-zero or was killed by a signal. */
+export class CommandError extends MicroforgeError {
+  constructor(
+    readonly argv: readonly string[],
+    readonly code: number | null,
+    readonly signal: string | null,
+    readonly tail: string,
+    hint = "",
+  ) {
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    const out = tail ? `\n--- last lines of output ---\n${tail}\n---` : "";
+    super(`Command ${argv.join(" ")} ${how}${out}`, hint);
+  }
+}
+
+/** A host program the pipeline needs is not installed. */
+export class MissingToolError extends MicroforgeError {
+  constructor(readonly tool: string, why: string, install: string) {
+    super(
+      `${tool} is missing: ${why}`,
+      `${install}, or run \`microforge doctor --fix\``,
+    );
+  }
+}
+
+/** The busybox binary cannot be used (not found, not static, not x86_64). */
+export class BusyboxError extends MicroforgeError {}
+
+/** An EJS template failed to compile or render; names file and line. */
+export class TemplateError extends MicroforgeError {
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    const where = line ? `${file}:${line}` : file;
+    super(`Template ${where}: ${detail}`, "fix the template or pass the missing variable", options);
+  }
+}
+
+/** Invalid content for the initramfs (bad path, mode, missing source file). */
+export class RootfsError extends MicroforgeError {}
+
+/** Wrong command-line usage; the CLI exits with code 2. */
+export class UsageError extends MicroforgeError {
+  override readonly exitCode = 2;
+}

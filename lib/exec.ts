@@ -1,0 +1,74 @@
+/**
+ * Running host commands from argv arrays (never a shell string), with the
+ * output tail kept for errors. The `Runner` type lets tests inject a fake.
+ */
+import { spawn } from "node:child_process";
+import { CommandError, outputTail } from "./errors.ts";
+
+/** What a finished command gives back. */
+export interface RunResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for {@linkcode runCommand}. */
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Feed this to stdin; otherwise stdin is closed (or inherited with `stdio: "inherit"`). */
+  input?: string | Uint8Array;
+  /** Kill the command after this many milliseconds (SIGKILL to its process group). */
+  timeoutMs?: number;
+  /** Do not throw on non-zero exit; the caller inspects `code`. */
+  nothrow?: boolean;
+  /** "inherit" shows the command's output live (interactive installs). */
+  stdio?: "pipe" | "inherit";
+  /** Next step to put in the error message when the command fails. */
+  hint?: string;
+}
+
+/** Runs argv; injectable so unit tests can fake the host. */
+export type Runner = (argv: readonly string[], options?: RunOptions) => Promise<RunResult>;
+
+/** Run `argv[0]` with the remaining arguments; throws {@linkcode CommandError} on failure. */
+export const runCommand: Runner = (argv, options = {}) => {
+  const [cmd, ...args] = argv;
+  return new Promise((resolve, reject) => {
+    const inherit = options.stdio === "inherit";
+    const child = spawn(cmd, args, {
+      cwd: options.cwd,
+      env: options.env as NodeJS.ProcessEnv | undefined,
+      stdio: inherit ? "inherit" : [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      detached: !inherit,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    const kill = () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
+    const timer = options.timeoutMs ? setTimeout(kill, options.timeoutMs) : undefined;
+    const onExit = () => kill();
+    process.once("exit", onExit);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      process.off("exit", onExit);
+      reject(err);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      process.off("exit", onExit);
+      const result = { code, signal, stdout, stderr };
+      if ((code === 0 && !signal) || options.nothrow) return resolve(result);
+      reject(new CommandError(argv, code, signal, outputTail(stdout + stderr), options.hint));
+    });
+  });
+};

@@ -1,0 +1,134 @@
+/**
+ * The default root filesystem (the blog's layout) as cpio entries, built in
+ * small steps like virtme-ng's mkinitramfs: base layout, device nodes,
+ * busybox, `/init` from its EJS template, then the recipe's extra content.
+ */
+import { stat } from "node:fs/promises";
+import { archivePath, type CpioEntry } from "./cpio.ts";
+import { RootfsError } from "./errors.ts";
+import { findTemplate, renderTemplate } from "./template.ts";
+
+/** The blog's top-level directories. */
+export const BASE_DIRS: readonly string[] = ["bin", "dev", "etc", "lib", "mnt", "proc", "sys", "tmp", "var"];
+
+/** A mount `/init` performs. */
+export interface InitMount {
+  type: string;
+  source: string;
+  target: string;
+  options?: string;
+}
+
+/** Variables of `templates/init.sh.ejs`; every one has a default. */
+export interface InitVars {
+  hostname: string;
+  /** A line `/init` prints once it runs; boots are detected by it. */
+  banner: string;
+  term: string;
+  mounts: InitMount[];
+  /** Static IPv4 setup for eth0 (QEMU user networking: 10.0.2.15/24 via 10.0.2.2). */
+  network: { address: string; gateway: string; dns: string } | null;
+  /** A 9p share to mount and `cd` into. */
+  share: { tag: string; mountpoint: string; readonly: boolean } | null;
+  /** A command (argv) to run instead of a shell; its status is printed after `exitMarker`. */
+  command: string[] | null;
+  exitMarker: string;
+  /** Start an interactive shell when there is no command. */
+  shell: boolean;
+}
+
+/** The blog's `/init`: install busybox links, mount proc, sysfs, devtmpfs and tmpfs, run `sh`, then end the VM. */
+export function defaultInitVars(): InitVars {
+  return {
+    hostname: "microforge",
+    banner: "microforge: /init started",
+    term: "linux",
+    mounts: [
+      { type: "proc", source: "proc", target: "/proc" },
+      { type: "sysfs", source: "sysfs", target: "/sys" },
+      { type: "devtmpfs", source: "devtmpfs", target: "/dev" },
+      { type: "tmpfs", source: "tmpfs", target: "/tmp" },
+    ],
+    network: null,
+    share: null,
+    command: null,
+    exitMarker: "microforge-exit-status:",
+    shell: true,
+  };
+}
+
+/** A file, directory or symlink a recipe adds to the image. */
+export type ExtraContent =
+  | { dest: string; source: string; mode?: number }
+  | { dest: string; content: string | Uint8Array; mode?: number }
+  | { dest: string; dir: true; mode?: number }
+  | { dest: string; symlink: string };
+
+/** What goes into the image. */
+export interface RootfsSpec {
+  /** Path of a static busybox (see `resolveBusybox`). */
+  busybox: string;
+  /** `/init`: a template (name or path) and variables over {@linkcode defaultInitVars}, or literal content. */
+  init?: { template?: string; vars?: Partial<InitVars> & Record<string, unknown>; templateDirs?: string[] } | { content: string };
+  /** Extra content, applied last (it may replace defaults, even `/init`). */
+  extra?: ExtraContent[];
+}
+
+/** The blog's directories plus `/dev/console` (c 5 1) and `/dev/null` (c 1 3), so output works before devtmpfs. */
+export function baseLayout(): CpioEntry[] {
+  return [
+    ...BASE_DIRS.map((path): CpioEntry => ({ type: "dir", path, mode: path === "tmp" ? 0o1777 : 0o755 })),
+    { type: "char", path: "dev/console", mode: 0o600, major: 5, minor: 1 },
+    { type: "char", path: "dev/null", mode: 0o666, major: 1, minor: 3 },
+  ];
+}
+
+/** Render `/init` as configured by `init`. */
+export function renderInit(init: RootfsSpec["init"] = {}): string {
+  if ("content" in init) return init.content;
+  const file = findTemplate(init.template ?? "init.sh.ejs", init.templateDirs);
+  return renderTemplate(file, { ...defaultInitVars(), ...init.vars });
+}
+
+/** Directories leading to `path` ("a/b/c" → "a", "a/b"). */
+function parents(path: string): string[] {
+  const parts = archivePath(path).split("/");
+  return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join("/"));
+}
+
+async function extraEntry(item: ExtraContent): Promise<CpioEntry> {
+  const path = archivePath(item.dest);
+  if ("symlink" in item) return { type: "symlink", path, target: item.symlink };
+  if ("dir" in item) return { type: "dir", path, mode: item.mode ?? 0o755 };
+  if ("content" in item) {
+    const data = typeof item.content === "string" ? new TextEncoder().encode(item.content) : item.content;
+    return { type: "file", path, data, mode: item.mode ?? 0o644 };
+  }
+  let mode: number;
+  try {
+    const st = await stat(item.source);
+    if (!st.isFile()) throw new Error("not a regular file");
+    mode = st.mode & 0o7777;
+  } catch (err) {
+    throw new RootfsError(`Cannot add ${item.source} as /${path}: ${(err as Error).message}`, "check the source path of --file SRC:DEST");
+  }
+  return { type: "file", path, source: item.source, mode: item.mode ?? mode };
+}
+
+/** All entries of the image described by `spec` (unsorted; the cpio writer sorts). */
+export async function rootfsEntries(spec: RootfsSpec): Promise<CpioEntry[]> {
+  const entries: CpioEntry[] = [
+    ...baseLayout(),
+    { type: "file", path: "bin/busybox", source: spec.busybox, mode: 0o755 },
+    { type: "file", path: "init", data: new TextEncoder().encode(renderInit(spec.init)), mode: 0o755 },
+  ];
+  const dirs = new Set(entries.filter((e) => e.type === "dir").map((e) => e.path));
+  for (const item of spec.extra ?? []) {
+    for (const dir of parents(item.dest)) {
+      if (!dirs.has(dir)) entries.push({ type: "dir", path: dir, mode: 0o755 });
+      dirs.add(dir);
+    }
+    entries.push(await extraEntry(item));
+  }
+  return entries;
+}

@@ -1,0 +1,36 @@
+/**
+ * Test helpers: temp dirs under the ignored `.cache/test` folder, running the
+ * CLI as a subprocess on the current runtime, and which runtime we are on.
+ */
+import { mkdir, mkdtemp } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runCommand, type RunResult } from "../lib/exec.ts";
+
+/** The repository root. */
+export const repoRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** The test cache: `MICROFORGE_CACHE` if set, else `<repo>/.cache/test`. */
+export const testCache: string = process.env.MICROFORGE_CACHE ?? join(repoRoot, ".cache", "test");
+
+/** A fresh temp directory under the test cache. */
+export async function tempDir(prefix = "t-"): Promise<string> {
+  await mkdir(join(testCache, "tmp"), { recursive: true });
+  return await mkdtemp(join(testCache, "tmp", prefix));
+}
+
+/** True under Deno. */
+export const onDeno: boolean = "Deno" in globalThis;
+
+/** argv prefix that runs a TypeScript file on `runtime`. */
+export function tsRunner(runtime: "node" | "deno" = onDeno ? "deno" : "node"): string[] {
+  return runtime === "deno"
+    ? [join(repoRoot, "node_modules", ".bin", "deno"), "run", "-A", "--quiet"]
+    : [process.execPath, "--import", "tsx"];
+}
+
+/** Run `microforge ARGS` as a subprocess; never throws on exit status. */
+export async function cli(args: string[], options: { env?: Record<string, string | undefined>; runtime?: "node" | "deno"; input?: string } = {}): Promise<RunResult> {
+  const env = { ...process.env, MICROFORGE_CACHE: testCache, ...options.env };
+  return await runCommand([...tsRunner(options.runtime), join(repoRoot, "lib", "cli.ts"), ...args], { env, nothrow: true, cwd: repoRoot, input: options.input });
+}
