@@ -33,7 +33,8 @@ export async function initramfs(options: InitramfsOptions = {}): Promise<Initram
   log.step(`packing initramfs (busybox ${busybox.version ?? "?"} from ${busybox.origin})`);
   const entries = await rootfsEntries({ busybox: busybox.path, init: options.init, extra: options.extra });
   const dir = join(cacheRoot(env), "initramfs");
-  const result = await packInitramfs(entries, options.output ?? join(dir, "building.cpio.gz"), options);
+  const memberCache = join(cacheRoot(env), "gzip-members");
+  const result = await packInitramfs(entries, options.output ?? join(dir, "building.cpio.gz"), { memberCache, ...options });
   if (!options.output) {
     const final = join(dir, `${result.sha256}.cpio${options.gzip === false ? "" : ".gz"}`);
     await rename(result.path, final);

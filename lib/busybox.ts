@@ -4,16 +4,17 @@
  * with `apt-get download` + `dpkg-deb -x` into the cache (no root needed).
  */
 import { createHash } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from "node:fs/promises";
-import { delimiter, join, resolve } from "node:path";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { BusyboxError, MicroforgeError } from "./errors.ts";
 import { elfInterpreter } from "./elf.ts";
+import { findOnPath } from "./find-on-path.ts";
 import { type Runner, runCommand } from "./exec.ts";
 import { cacheRoot } from "./cache-dir.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 
 /** Where busybox comes from: a file path, "host" (PATH), "debian" (package), or "auto" (host if static, else debian). */
-export type BusyboxSource = "auto" | "host" | "debian" | (string & {});
+export type BusyboxSource = "auto" | "host" | "debian" | (string & Record<never, never>);
 
 /** A verified static busybox binary. */
 export interface Busybox {
@@ -55,20 +56,6 @@ export async function inspectBusybox(path: string, origin: Busybox["origin"]): P
   const banner = /BusyBox v(\d+\.\d+\.\d+)/.exec(new TextDecoder("latin1").decode(bytes));
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   return { path: resolve(path), version: banner?.[1], sha256, origin };
-}
-
-/** The first `name` on PATH, or undefined. */
-export async function findOnPath(name: string, env: Record<string, string | undefined> = process.env): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? "").split(delimiter).filter(Boolean)) {
-    const candidate = join(dir, name);
-    try {
-      const st = await stat(candidate);
-      if (st.isFile() && st.mode & 0o111) return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
 }
 
 /** Resolve a busybox from `source`; see {@linkcode BusyboxSource}. */

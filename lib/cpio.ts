@@ -96,11 +96,20 @@ async function* fileBytes(source: string, expected: number): AsyncGenerator<Uint
   if (seen !== expected) throw new RootfsError(`${source} changed size while it was being packed`, "build again");
 }
 
+/** One archive record: its header (with name), its body, and the padding after the body. */
+export interface CpioRecord {
+  path: string;
+  header: Uint8Array;
+  /** Bytes in memory, or a host file read when the record is written. */
+  body?: Uint8Array | { source: string; size: number };
+  size: number;
+}
+
 /**
- * Stream a cpio newc archive of `entries` (sorted, trailer included).
+ * The records of an archive of `entries`, sorted, trailer last.
  * Hard-linked files share one inode; their data goes with the last name, as GNU cpio writes it.
  */
-export async function* cpioArchive(entries: readonly CpioEntry[], options: CpioOptions = {}): AsyncGenerator<Uint8Array> {
+export async function* cpioRecords(entries: readonly CpioEntry[], options: CpioOptions = {}): AsyncGenerator<CpioRecord> {
   const sorted = normalizeEntries(entries);
   const mtime = options.mtime ?? 0;
   // Group hard links with their target: one inode, nlink = group size.
@@ -123,22 +132,39 @@ export async function* cpioArchive(entries: readonly CpioEntry[], options: CpioO
     const owner = { uid: file.uid ?? options.uid ?? 0, gid: file.gid ?? options.gid ?? 0 };
     const mode = TYPE_BITS[file.type] | ((file.mode ?? DEFAULT_PERM[file.type]) & 0o7777);
     const carriesData = !group || group[group.length - 1] === e.path;
-    let body: Uint8Array | string | undefined;
+    let body: CpioRecord["body"];
     let size = 0;
     if (carriesData && file.type === "file") {
       if ("data" in file) [body, size] = [file.data, file.data.length];
-      else [body, size] = [file.source, (await statFile(file.source)).size];
+      else {
+        size = (await statFile(file.source)).size;
+        body = { source: file.source, size };
+      }
     } else if (e.type === "symlink") {
       body = encoder.encode(e.target);
       size = body.length;
     }
     const dev = e.type === "char" || e.type === "block" ? { rmajor: e.major, rminor: e.minor } : {};
-    yield newcHeader(e.path, { ino, mode, ...owner, nlink, mtime, size, ...dev });
-    if (typeof body === "string") yield* fileBytes(body, size);
-    else if (body && body.length) yield body;
-    if (pad4(size)) yield new Uint8Array(pad4(size));
+    yield { path: e.path, header: newcHeader(e.path, { ino, mode, ...owner, nlink, mtime, size, ...dev }), body, size };
   }
-  yield newcHeader("TRAILER!!!", { ino: 0, mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, size: 0 });
+  const trailer = newcHeader("TRAILER!!!", { ino: 0, mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, size: 0 });
+  yield { path: "TRAILER!!!", header: trailer, size: 0 };
+}
+
+/** The bytes of `records`: header, body, padding, in order. */
+export async function* recordBytes(records: Iterable<CpioRecord> | AsyncIterable<CpioRecord>): AsyncGenerator<Uint8Array> {
+  for await (const r of records) {
+    yield r.header;
+    if (r.body instanceof Uint8Array) {
+      if (r.body.length) yield r.body;
+    } else if (r.body) yield* fileBytes(r.body.source, r.body.size);
+    if (pad4(r.size)) yield new Uint8Array(pad4(r.size));
+  }
+}
+
+/** Stream a cpio newc archive of `entries` (sorted, trailer included). */
+export function cpioArchive(entries: readonly CpioEntry[], options: CpioOptions = {}): AsyncGenerator<Uint8Array> {
+  return recordBytes(cpioRecords(entries, options));
 }
 
 async function statFile(source: string) {

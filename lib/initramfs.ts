@@ -1,5 +1,5 @@
 /**
- * Writing an initramfs file: cpio newc, gzip, atomically (temp + rename),
+ * Writing an initramfs file: cpio newc, gzip (in members), atomically (temp + rename),
  * hashing as it goes. Nothing half-written is left under the final name.
  */
 import { createHash } from "node:crypto";
@@ -7,14 +7,17 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { cpioArchive, type CpioEntry, type CpioOptions, normalizeEntries } from "./cpio.ts";
+import { type CpioEntry, type CpioOptions, cpioRecords, normalizeEntries, recordBytes } from "./cpio.ts";
 import { tempPathFor } from "./cache-dir.ts";
-import { type GzipLevel, gzipStream } from "./gzip.ts";
+import type { GzipLevel } from "./gzip.ts";
+import { gzipMembers } from "./gzip-members.ts";
 
 /** How to pack: cpio settings plus compression. */
 export interface PackOptions extends CpioOptions {
   /** Gzip level (default 9); `false` writes a plain cpio archive. */
   gzip?: GzipLevel | false;
+  /** Keep compressed members of large files here and reuse them (see gzip-members.ts). */
+  memberCache?: string;
 }
 
 /** What was written. */
@@ -38,8 +41,8 @@ export async function packInitramfs(entries: readonly CpioEntry[], outPath: stri
   const tmp = tempPathFor(path);
   const hash = createHash("sha256");
   let size = 0;
-  const cpio = cpioArchive(entries, { mtime: sourceDateEpoch(), ...options });
-  const bytes = options.gzip === false ? cpio : gzipStream(cpio, options.gzip ?? 9);
+  const records = cpioRecords(entries, { mtime: sourceDateEpoch(), ...options });
+  const bytes = options.gzip === false ? recordBytes(records) : gzipMembers(records, options.gzip ?? 9, options.memberCache);
   const out = createWriteStream(tmp, { mode: 0o644 });
   try {
     for await (const chunk of bytes) {

@@ -1,0 +1,40 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as mod from "../lib/mod.ts";
+
+test("lib/mod.ts exports exactly the public API", () => {
+  assert.deepEqual(Object.keys(mod).sort(), [
+    "$",
+    "BusyboxError",
+    "CommandError",
+    "MicroforgeError",
+    "MissingToolError",
+    "RootfsError",
+    "TemplateError",
+    "UsageError",
+    "argv",
+    "chalk",
+    "cpioArchive",
+    "debianBusybox",
+    "defaultInitVars",
+    "findTemplate",
+    "fs",
+    "initramfs",
+    "inspectBusybox",
+    "packInitramfs",
+    "path",
+    "renderInit",
+    "renderTemplate",
+    "resolveBusybox",
+    "shellJoin",
+    "shellQuote",
+  ]);
+});
+
+test("every error class carries a hint and is a MicroforgeError", () => {
+  const err = new mod.BusyboxError("x is dynamic", "use a static one");
+  assert.ok(err instanceof mod.MicroforgeError);
+  assert.equal(err.hint, "use a static one");
+  assert.equal(err.name, "BusyboxError");
+  assert.match(err.message, /x is dynamic\n {2}→ use a static one/);
+});
