@@ -45,7 +45,8 @@ export async function inspectBusybox(path: string, origin: Busybox["origin"]): P
   try {
     interp = await elfInterpreter(path);
   } catch (err) {
-    throw new BusyboxError(`${path} cannot be used as busybox: ${(err as Error).message}`, "pass a static x86_64 busybox, or use --busybox debian", { cause: err });
+    const why = err instanceof MicroforgeError ? err.summary : (err as Error).message;
+    throw new BusyboxError(`${path} cannot be used as busybox: ${why}`, "pass a static x86_64 busybox, or use --busybox debian", { cause: err });
   }
   if (interp) {
     throw new BusyboxError(
@@ -71,7 +72,7 @@ export async function resolveBusybox(source: BusyboxSource = "auto", deps: Busyb
         return await inspectBusybox(found, "host");
       } catch (err) {
         if (source === "host") throw err;
-        (deps.log ?? stderrLogger()).warn(`host busybox not usable (${(err as Error).message.split("\n")[0]}); using Debian's busybox-static`);
+        (deps.log ?? stderrLogger()).warn(`host busybox not usable (${(err as MicroforgeError).summary}); using Debian's busybox-static`);
       }
     }
     return await debianBusybox(deps);

@@ -7,6 +7,8 @@
 export class MicroforgeError extends Error {
   /** What the user should do about it. */
   readonly hint: string;
+  /** The message without the hint line. */
+  readonly summary: string;
   /** Process exit code the CLI uses for this error. */
   readonly exitCode: number = 1;
 
@@ -14,6 +16,7 @@ export class MicroforgeError extends Error {
     super(hint ? `${message}\n  → ${hint}` : message, options);
     this.name = new.target.name;
     this.hint = hint;
+    this.summary = message;
   }
 }
 
@@ -63,6 +66,9 @@ export class TemplateError extends MicroforgeError {
     super(`Template ${where}: ${detail}`, "fix the template or pass the missing variable", options);
   }
 }
+
+/** A file is not an x86_64 ELF executable we can read (not ELF, wrong machine, truncated). */
+export class ElfError extends MicroforgeError {}
 
 /** Invalid content for the initramfs (bad path, mode, missing source file). */
 export class RootfsError extends MicroforgeError {}

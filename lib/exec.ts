@@ -29,6 +29,19 @@ export interface RunOptions {
   hint?: string;
 }
 
+/** Kill functions of the commands still running; one `exit` listener kills them all. */
+const running = new Set<() => void>();
+let exitHookInstalled = false;
+
+function trackChild(kill: () => void): () => void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => running.forEach((k) => k()));
+  }
+  running.add(kill);
+  return () => running.delete(kill);
+}
+
 /** Runs argv; injectable so unit tests can fake the host. */
 export type Runner = (argv: readonly string[], options?: RunOptions) => Promise<RunResult>;
 
@@ -56,16 +69,15 @@ export const runCommand: Runner = (argv, options = {}) => {
       }
     };
     const timer = options.timeoutMs ? setTimeout(kill, options.timeoutMs) : undefined;
-    const onExit = () => kill();
-    process.once("exit", onExit);
+    const untrack = trackChild(kill);
     child.on("error", (err) => {
       clearTimeout(timer);
-      process.off("exit", onExit);
+      untrack();
       reject(err);
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      process.off("exit", onExit);
+      untrack();
       const result = { code, signal, stdout, stderr };
       if ((code === 0 && !signal) || options.nothrow) return resolve(result);
       reject(new CommandError(argv, code, signal, outputTail(stdout + stderr), options.hint));

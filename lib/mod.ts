@@ -21,10 +21,13 @@ export type { PackOptions, PackResult } from "./initramfs.ts";
 export { defaultInitVars, renderInit } from "./rootfs.ts";
 export type { ExtraContent, InitVars, RootfsSpec } from "./rootfs.ts";
 export { findTemplate, renderTemplate } from "./template.ts";
+export { runHostChecks } from "./host-checks.ts";
+export type { HostItem } from "./host-checks.ts";
 export { shellJoin, shellQuote } from "./shell-quote.ts";
 export {
   BusyboxError,
   CommandError,
+  ElfError,
   MicroforgeError,
   MissingToolError,
   RootfsError,

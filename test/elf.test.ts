@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ElfError, elfInterpreter } from "../lib/elf.ts";
+import { elfInterpreter } from "../lib/elf.ts";
+import { ElfError } from "../lib/errors.ts";
 import { tempDir } from "./helpers.ts";
 
 /** A minimal ELF image: header, a PT_LOAD and optionally a PT_INTERP. */

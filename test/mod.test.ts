@@ -7,6 +7,7 @@ test("lib/mod.ts exports exactly the public API", () => {
     "$",
     "BusyboxError",
     "CommandError",
+    "ElfError",
     "MicroforgeError",
     "MissingToolError",
     "RootfsError",
@@ -26,6 +27,7 @@ test("lib/mod.ts exports exactly the public API", () => {
     "renderInit",
     "renderTemplate",
     "resolveBusybox",
+    "runHostChecks",
     "shellJoin",
     "shellQuote",
   ]);
