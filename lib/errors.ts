@@ -77,3 +77,26 @@ export class RootfsError extends MicroforgeError {}
 export class UsageError extends MicroforgeError {
   override readonly exitCode = 2;
 }
+
+/** A download failed (HTTP status, connection error, timeout, truncated body). */
+export class DownloadError extends MicroforgeError {
+  constructor(readonly url: string, detail: string, hint = "check the network or the mirror URL, then try again", options?: { cause?: unknown }) {
+    super(`Download of ${url} failed: ${detail}`, hint, options);
+  }
+}
+
+/** Downloaded bytes do not have the expected sha256. */
+export class ChecksumError extends MicroforgeError {
+  constructor(readonly url: string, readonly expected: string, readonly actual: string) {
+    super(
+      `Checksum mismatch for ${url}: expected sha256 ${expected}, got ${actual}`,
+      "the file was not kept; if the upstream file really changed, re-resolve with --update",
+    );
+  }
+}
+
+/** A version spec matched nothing, or is malformed. */
+export class VersionError extends MicroforgeError {}
+
+/** The lock file is unreadable, or `--locked` found that something would change. */
+export class LockFileError extends MicroforgeError {}
