@@ -4,13 +4,13 @@
  * with `apt-get download` + `dpkg-deb -x` into the cache (no root needed).
  */
 import { createHash } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { BusyboxError, MicroforgeError } from "./errors.ts";
 import { elfInterpreter } from "./elf.ts";
 import { findOnPath } from "./find-on-path.ts";
-import { type Runner, runCommand } from "./exec.ts";
-import { cacheRoot } from "./cache-dir.ts";
+import type { Runner } from "./exec.ts";
+import { aptPackages, debianFile } from "./debian-packages.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 
 /** Where busybox comes from: a file path, "host" (PATH), "debian" (package), or "auto" (host if static, else debian). */
@@ -80,48 +80,10 @@ export async function resolveBusybox(source: BusyboxSource = "auto", deps: Busyb
   return await inspectBusybox(source, "path");
 }
 
-/** Debian's `busybox-static`, downloaded once into `<cache>/busybox/debian/<version>/busybox`. */
+/** Debian's `busybox-static`, downloaded once into the cache. */
 export async function debianBusybox(deps: BusyboxDeps = {}): Promise<Busybox> {
-  const run = deps.run ?? runCommand;
-  const log = deps.log ?? stderrLogger();
-  const env = deps.env ?? process.env;
-  if (!(await findOnPath("apt-get", env))) {
-    throw new MicroforgeError(
-      "--busybox debian needs apt-get (Debian or Ubuntu)",
-      "on other systems install a static busybox and pass --busybox PATH",
-    );
-  }
-  const show = await run(["apt-cache", "show", "--no-all-versions", "busybox-static"], { nothrow: true, env: { ...env, LC_ALL: "C" } });
-  const version = /^Version: (.+)$/m.exec(show.stdout)?.[1];
-  if (show.code !== 0 || !version) {
-    throw new MicroforgeError("apt does not know the package busybox-static", "run `apt-get update` first (as root or with sudo)");
-  }
-  const dir = join(cacheRoot(env), "busybox", "debian", version.replace(/[^A-Za-z0-9.+~-]/g, "_"));
-  const binary = join(dir, "busybox");
-  try {
-    return await inspectBusybox(binary, "debian");
-  } catch {
-    // not cached yet (or damaged): fetch it
-  }
-  log.step(`fetching Debian busybox-static ${version}`);
-  await mkdir(join(cacheRoot(env), "tmp"), { recursive: true });
-  const work = await mkdtemp(join(cacheRoot(env), "tmp", "busybox-"));
-  try {
-    // apt drops privileges to _apt for downloads; it needs to write here.
-    await chmod(work, 0o777);
-    await run(["apt-get", "download", `busybox-static=${version}`], { cwd: work, env: { ...env, LC_ALL: "C" }, hint: "check that Debian's package mirror is reachable; `apt-get update` may help" });
-    const deb = (await readdir(work)).find((f) => f.endsWith(".deb"));
-    if (!deb) throw new MicroforgeError(`apt-get download left no .deb in ${work}`, "try `apt-get download busybox-static` by hand");
-    await run(["dpkg-deb", "-x", join(work, deb), join(work, "root")]);
-    const staged = join(work, "root", "bin", "busybox");
-    const bb = await inspectBusybox(staged, "debian");
-    await mkdir(join(work, "out"));
-    await rename(staged, join(work, "out", "busybox"));
-    await mkdir(join(dir, ".."), { recursive: true });
-    await rm(dir, { recursive: true, force: true });
-    await rename(join(work, "out"), dir);
-    return { ...bb, path: binary };
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  const [pkg] = await aptPackages(["busybox-static"], deps);
+  if (!pkg) throw new MicroforgeError("apt does not know the package busybox-static", "run `apt-get update` first (as root or with sudo)");
+  const path = await debianFile(pkg, "bin/busybox", deps);
+  return await inspectBusybox(path, "debian");
 }

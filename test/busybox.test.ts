@@ -47,6 +47,6 @@ test("host busybox is found on PATH; a dynamic one on PATH is refused for 'host'
   await assert.rejects(resolveBusybox("host", { env: { PATH: join(dir, "none") } }), /No busybox on PATH/);
   const log = memoryLogger();
   // "auto" falls back to Debian's package; without apt-get on PATH that is a clear error.
-  await assert.rejects(resolveBusybox("auto", { env: { PATH: join(dir, "bad") }, log }), /needs apt-get/);
+  await assert.rejects(resolveBusybox("auto", { env: { PATH: join(dir, "bad") }, log }), /Debian packages need apt/);
   assert.match(log.lines.join("\n"), /host busybox not usable/);
 });
