@@ -14,6 +14,8 @@ import { type RootfsSpec, rootfsEntries } from "./rootfs.ts";
 export interface InitramfsOptions extends Omit<RootfsSpec, "busybox">, PackOptions {
   /** A resolved busybox, or where to find one (default "auto"). */
   busybox?: Busybox | BusyboxSource;
+  /** Version spec for a busybox that is not given as an object (default "latest"). */
+  busyboxVersion?: string;
   /** Output file; default `<cache>/initramfs/<sha256>.cpio.gz`. */
   output?: string;
   log?: Logger;
@@ -29,7 +31,7 @@ export interface Initramfs extends PackResult {
 export async function initramfs(options: InitramfsOptions = {}): Promise<Initramfs> {
   const log = options.log ?? stderrLogger();
   const env = options.env ?? process.env;
-  const busybox = typeof options.busybox === "object" ? options.busybox : await resolveBusybox(options.busybox, { log, env });
+  const busybox = typeof options.busybox === "object" ? options.busybox : await resolveBusybox(options.busybox, { log, env, version: options.busyboxVersion });
   log.step(`packing initramfs (busybox ${busybox.version ?? "?"} from ${busybox.origin})`);
   const entries = await rootfsEntries({ busybox: busybox.path, init: options.init, extra: options.extra });
   const dir = join(cacheRoot(env), "initramfs");

@@ -9,9 +9,12 @@ import { MicroforgeError, UsageError } from "./errors.ts";
 import { isMainModule } from "./runtime.ts";
 import { doctorCommand } from "./commands/doctor.ts";
 import { initramfsCommand } from "./commands/initramfs.ts";
+import { versionsCommand } from "./commands/versions.ts";
+import { fetchCommand } from "./commands/fetch.ts";
+import { cacheCommand } from "./commands/cache.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [doctorCommand, initramfsCommand];
+export const commands: readonly Command[] = [doctorCommand, versionsCommand, fetchCommand, initramfsCommand, cacheCommand];
 
 function mainHelp(): string {
   const rows = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

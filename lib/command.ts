@@ -12,6 +12,8 @@ export interface FlagSpec {
   alias?: string;
   description: string;
   default?: unknown;
+  /** Environment variable that sets this flag when it is not on the command line. */
+  env?: string;
 }
 
 /** A subcommand: `microforge <name> [flags]`. */
@@ -35,7 +37,8 @@ export function helpText(cmd: Command): string {
   const rows = [...cmd.flags, helpFlag].map((f) => {
     const left = `${f.alias ? `-${f.alias}, ` : "    "}--${f.name}${f.type === "boolean" ? "" : " VALUE"}`;
     const repeat = f.type === "strings" ? " (repeatable)" : "";
-    return `  ${left.padEnd(28)} ${f.description}${repeat}`;
+    const env = f.env ? ` [env ${f.env}]` : "";
+    return `  ${left.padEnd(28)} ${f.description}${repeat}${env}`;
   });
   return `Usage: microforge ${cmd.name} ${cmd.usage}\n\n${cmd.summary}\n\nOptions:\n${rows.join("\n")}\n`;
 }
@@ -69,9 +72,10 @@ export function parseFlags(cmd: Command, argv: readonly string[]): ParsedArgs {
   const known = new Set(flags.flatMap((f) => (f.alias ? [f.name, f.alias] : [f.name])));
   const parsed = minimist([...argv], {
     boolean: flags.filter((f) => f.type === "boolean").map((f) => f.name),
-    string: flags.filter((f) => f.type !== "boolean").map((f) => f.name),
+    // "_" keeps positionals as typed: "6.10" must not become the number 6.1.
+    string: ["_", ...flags.filter((f) => f.type !== "boolean").map((f) => f.name)],
     alias: Object.fromEntries(flags.filter((f) => f.alias).map((f) => [f.name, f.alias!])),
-    default: Object.fromEntries(flags.filter((f) => f.default !== undefined).map((f) => [f.name, f.default])),
+    default: Object.fromEntries(flags.filter((f) => f.default !== undefined && !f.env).map((f) => [f.name, f.default])),
     unknown: (arg: string) => {
       if (!arg.startsWith("-")) return true;
       const name = arg.replace(/^-+/, "").split("=")[0];
@@ -84,6 +88,7 @@ export function parseFlags(cmd: Command, argv: readonly string[]): ParsedArgs {
     },
   }) as ParsedArgs;
   for (const f of flags) {
+    if (f.env && parsed[f.name] === undefined) parsed[f.name] = process.env[f.env] || f.default;
     const v = parsed[f.name];
     if (f.type === "strings") parsed[f.name] = v === undefined ? [] : [v].flat();
     else if (f.type === "string" && Array.isArray(v)) {

@@ -39,10 +39,13 @@ interface RawRelease {
   released?: { isodate?: unknown };
 }
 
-/** Where `sha256sums.asc` sits for a tarball URL: the same directory, except git.kernel.org snapshots have none. */
+/**
+ * Where `sha256sums.asc` sits for a tarball URL: beside release tarballs in
+ * the `vN.x/` directories; git.kernel.org snapshots (mainline rc) have none.
+ */
 export function checksumsUrlFor(source: string): string | undefined {
   const url = new URL(source);
-  if (url.hostname === "git.kernel.org" || !/\.tar\.(xz|gz)$/.test(url.pathname)) return undefined;
+  if (!/\/v\d+\.x\/linux-[^/]+\.tar\.xz$/.test(url.pathname)) return undefined;
   return new URL("sha256sums.asc", url).href;
 }
 

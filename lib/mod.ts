@@ -12,7 +12,8 @@
 export { $, argv, chalk, fs, path } from "zx";
 export { initramfs } from "./build-initramfs.ts";
 export type { Initramfs, InitramfsOptions } from "./build-initramfs.ts";
-export { debianBusybox, inspectBusybox, resolveBusybox } from "./busybox.ts";
+export { debianBusybox, resolveBusybox } from "./busybox.ts";
+export { inspectBusybox } from "./busybox-inspect.ts";
 export type { Busybox, BusyboxSource } from "./busybox.ts";
 export { cpioArchive } from "./cpio.ts";
 export type { CpioEntry, CpioOptions } from "./cpio.ts";

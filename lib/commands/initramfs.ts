@@ -43,7 +43,8 @@ export const initramfsCommand: Command = {
   usage: "[-o FILE] [--busybox PATH|host|debian] [--init TEMPLATE] [--set KEY=VALUE]... [--file SRC:DEST[:MODE]]...",
   flags: [
     { name: "output", alias: "o", type: "string", description: "where to write it (default: the cache, named by sha256)" },
-    { name: "busybox", type: "string", default: "auto", description: "busybox: a PATH, host, debian, or auto (host if static, else debian)" },
+    { name: "busybox", type: "string", default: "auto", env: "MICROFORGE_BUSYBOX_SOURCE", description: "busybox source: busybox.net, debian, host, a PATH, or auto (those in turn)" },
+    { name: "busybox-version", type: "string", default: "latest", description: "busybox version spec: latest, 1.35, ^1.30, ..." },
     { name: "init", type: "string", default: "init.sh.ejs", description: "EJS template for /init (name in templates/ or a path)" },
     { name: "set", type: "strings", description: "template variable KEY=VALUE (VALUE may be JSON)" },
     { name: "file", type: "strings", description: "add host file SRC as DEST, optional octal MODE" },
@@ -56,6 +57,7 @@ export const initramfsCommand: Command = {
     const vars = Object.fromEntries((args.set as string[]).map(parseSetting));
     const result = await initramfs({
       busybox: args.busybox as string,
+      busyboxVersion: args["busybox-version"] as string,
       init: { template: args.init as string, vars },
       extra: (args.file as string[]).map(parseFileSpec),
       output: args.output as string | undefined,

@@ -1,0 +1,184 @@
+/**
+ * An inter-process lock: a file `<cache>/locks/<key>.lock` holding
+ * {pid, hostname, createdAt, token}, created atomically with link(2) so it is
+ * never seen half-written. Waiters poll. The holder refreshes the file's
+ * mtime, so a lock is stale when its pid is gone (same host) or it was not
+ * refreshed for `staleMs`; a stale lock is broken with a warning. Callers in
+ * one process queue in memory first, so they never poll for each other.
+ */
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { cacheRoot, tempPathFor } from "./cache-dir.ts";
+import { MicroforgeError } from "./errors.ts";
+import { sha256Hex } from "./blob-store.ts";
+import type { Logger } from "./log.ts";
+
+/** Waiting for a lock took longer than the caller allowed. */
+export class LockError extends MicroforgeError {}
+
+/** What a lock file holds. */
+export interface LockInfo {
+  pid: number;
+  hostname: string;
+  createdAt: string;
+  /** Random id of this acquisition, so a holder never removes someone else's lock. */
+  token: string;
+}
+
+/** Options for {@linkcode withLock}. */
+export interface LockOptions {
+  /** Cache root holding `locks/` (default {@linkcode cacheRoot}). */
+  cacheDir?: string;
+  /** What the lock protects, for messages (default the key). */
+  what?: string;
+  /** Poll interval while waiting (default 100 ms). */
+  pollMs?: number;
+  /** A lock not refreshed for this long is stale (default 60 s; the holder refreshes every staleMs/4). */
+  staleMs?: number;
+  /** Give up waiting after this long with a {@linkcode LockError} (default: wait as long as the holder is alive). */
+  timeoutMs?: number;
+  /** Where "waiting for ..." and "breaking stale lock" go. */
+  log?: Logger;
+}
+
+const queues = new Map<string, Promise<void>>();
+const heldTokens = new Set<string>();
+
+/** The lock file for `key`; keys that are not plain file names are hashed. */
+export function lockPath(cacheDir: string, key: string): string {
+  const name = /^[\w.-]{1,120}$/.test(key) ? key : sha256Hex(key);
+  return join(cacheDir, "locks", `${name}.lock`);
+}
+
+/** Run `fn` holding the lock `key` (in this process and across processes on this cache). */
+export async function withLock<T>(key: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const path = lockPath(options.cacheDir ?? cacheRoot(), key);
+  const before = queues.get(path) ?? Promise.resolve();
+  let done!: () => void;
+  const turn = new Promise<void>((resolve) => (done = resolve));
+  const mine = before.then(() => turn);
+  queues.set(path, mine);
+  await before;
+  try {
+    const release = await acquire(path, key, options);
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  } finally {
+    done();
+    if (queues.get(path) === mine) queues.delete(path);
+  }
+}
+
+async function acquire(path: string, key: string, options: LockOptions): Promise<() => Promise<void>> {
+  const pollMs = options.pollMs ?? 100;
+  const staleMs = options.staleMs ?? 60_000;
+  const what = options.what ?? key;
+  const started = Date.now();
+  let announced = false;
+  await mkdir(join(path, ".."), { recursive: true });
+  for (;;) {
+    const info: LockInfo = { pid: process.pid, hostname: hostname(), createdAt: new Date().toISOString(), token: randomBytes(8).toString("hex") };
+    if (await create(path, info)) return holding(path, info, staleMs);
+    const held = await inspect(path);
+    if (!held) continue; // released between our attempt and our look
+    const stale = staleReason(held.info, Date.now() - held.mtimeMs, staleMs);
+    if (stale) {
+      options.log?.warn(`breaking stale lock ${path} (${stale})`);
+      await breakLock(path, held.info);
+      continue;
+    }
+    const owner = held.info ? `pid ${held.info.pid} on ${held.info.hostname}` : "another process";
+    if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) {
+      throw new LockError(
+        `Timed out after ${(options.timeoutMs / 1000).toFixed(1)} s waiting for the lock on ${what}, held by ${owner}`,
+        `wait for that process to finish, or remove ${path} if it is not running`,
+      );
+    }
+    if (!announced) options.log?.step(`waiting for ${owner} (${what})`);
+    announced = true;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/** Create the lock file with its content in one step; false when it already exists. */
+async function create(path: string, info: LockInfo): Promise<boolean> {
+  const tmp = tempPathFor(path);
+  await writeFile(tmp, JSON.stringify(info));
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+function holding(path: string, info: LockInfo, staleMs: number): () => Promise<void> {
+  heldTokens.add(info.token);
+  const refresh = setInterval(() => {
+    const now = new Date();
+    utimes(path, now, now).catch(() => {});
+  }, Math.max(10, staleMs / 4));
+  (refresh as { unref?: () => void }).unref?.();
+  return async () => {
+    clearInterval(refresh);
+    heldTokens.delete(info.token);
+    const now = await inspect(path);
+    if (now?.info?.token === info.token) await rm(path, { force: true });
+  };
+}
+
+async function inspect(path: string): Promise<{ info?: LockInfo; mtimeMs: number } | undefined> {
+  try {
+    const [text, st] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+    let info: LockInfo | undefined;
+    try {
+      const parsed = JSON.parse(text);
+      if (typeof parsed?.pid === "number" && typeof parsed.token === "string") info = parsed;
+    } catch { /* unreadable: judged by age alone */ }
+    return { info, mtimeMs: st.mtimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a lock is stale, or `undefined` when its holder may still be working. */
+export function staleReason(info: LockInfo | undefined, ageMs: number, staleMs: number): string | undefined {
+  if (ageMs > staleMs) return `not refreshed for ${Math.round(ageMs / 1000)} s`;
+  if (!info) return ageMs > 1000 ? "unreadable lock file" : undefined;
+  if (info.hostname !== hostname()) return undefined;
+  if (info.pid === process.pid) {
+    // Our pid but not our lock: left by an earlier process that had the same pid (containers reuse low pids).
+    return heldTokens.has(info.token) ? undefined : `pid ${info.pid} left it and that pid is now this process`;
+  }
+  return pidAlive(info.pid) ? undefined : `pid ${info.pid} is no longer running`;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Remove a stale lock, unless someone replaced it since we looked (then put theirs back). */
+async function breakLock(path: string, seen: LockInfo | undefined): Promise<void> {
+  const aside = `${path}.stale-${randomBytes(4).toString("hex")}`;
+  try {
+    await rename(path, aside);
+  } catch {
+    return; // someone else broke or released it first
+  }
+  const moved = await inspect(aside);
+  if (seen && moved?.info?.token !== seen.token) await link(aside, path).catch(() => {});
+  await rm(aside, { force: true });
+}
