@@ -15,7 +15,8 @@ import { cacheRoot } from "./cache-dir.ts";
 import { DownloadError, MicroforgeError, VersionError } from "./errors.ts";
 import { KERNEL_RELEASES_URL, type KernelRelease, parseKernelReleases, sha256From } from "./kernel-releases.ts";
 import { toSemver } from "./kernel-version.ts";
-import { stderrLogger } from "./log.ts";
+import { type Logger, stderrLogger } from "./log.ts";
+import { verifyClearsigned } from "./pgp-verify.ts";
 import { resolveSpec, type Versioned } from "./version-spec.ts";
 
 /** Where kernel sources come from: "auto", "kernel.org", "debian", or a tarball path. */
@@ -49,6 +50,8 @@ export interface KernelSourceOptions extends DebianDeps {
   includePrerelease?: boolean;
   /** Allow mainline snapshots, which have no published checksum. */
   allowUnverified?: boolean;
+  /** Check sha256sums.asc's PGP signature with gpgv and `MICROFORGE_KERNEL_KEYRING`. */
+  verifySignatures?: boolean;
   quiet?: boolean;
 }
 
@@ -140,6 +143,12 @@ export async function resolveKernel(spec: string, options: KernelSourceOptions =
   return { version, semver: toSemver(version) ?? "0.0.0", source: "path", url: path };
 }
 
+const said = new Set<string>();
+function sayOnce(log: Logger, message: string): void {
+  if (!said.has(message)) log.step(message);
+  said.add(message);
+}
+
 /** sha256 of a file, streamed. */
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
@@ -159,6 +168,8 @@ export async function fetchKernel(choice: KernelChoice, options: KernelSourceOpt
     let expected = options.expectSha256;
     if (!expected && choice.checksums) {
       const sums = await fetchText(choice.checksums, { fetch: options.fetch, allowHttp: httpAllowed(env) });
+      if (options.verifySignatures) await verifyClearsigned(sums, choice.checksums, env.MICROFORGE_KERNEL_KEYRING, options);
+      else sayOnce(log, "sha256 checked against sha256sums.asc, but not its PGP signature (use --verify-signatures with gpgv and MICROFORGE_KERNEL_KEYRING)");
       expected = sha256From(sums, name);
       if (!expected) {
         throw new MicroforgeError(`${choice.checksums} lists no sha256 for ${name}`, "the mirror may be mid-update; try again later or pick another version");
@@ -172,7 +183,7 @@ export async function fetchKernel(choice: KernelChoice, options: KernelSourceOpt
     }
     const got = await download({ url: choice.url, sha256: expected, name, fetch: options.fetch, log, quiet: options.quiet, allowHttp: httpAllowed(env), cacheDir: cacheRoot(env) });
     [path, sha256] = [got.path, got.sha256];
-    verified = options.expectSha256 ? "sha256 from the lock file" : expected ? "sha256 from sha256sums.asc (signature not checked)" : "unverified mainline snapshot (pinned on first use)";
+    verified = options.expectSha256 ? "sha256 from the lock file" : expected ? `sha256 from sha256sums.asc (${options.verifySignatures ? "PGP signature verified" : "signature not checked"})` : "unverified mainline snapshot (pinned on first use)";
   } else if (choice.source === "debian") {
     const pkg = choice.debian!;
     const member = `usr/src/${pkg.name}.tar.xz`;

@@ -22,6 +22,7 @@ export const fetchCommand: Command = {
     ...selectionFlags,
     ...lockFlags,
     { name: "allow-unverified", type: "boolean", description: "allow mainline snapshots, which have no published checksum" },
+    { name: "verify-signatures", type: "boolean", description: "check sha256sums.asc's PGP signature (gpgv + MICROFORGE_KERNEL_KEYRING)" },
     { name: "extract", type: "boolean", description: "kernel: also extract the source tree into the cache" },
     { name: "json", type: "boolean", description: "print JSON" },
     { name: "quiet", alias: "q", type: "boolean", description: "no progress output" },
@@ -41,6 +42,7 @@ export const fetchCommand: Command = {
         includeEol: args["include-eol"] as boolean,
         includePrerelease: args["include-prerelease"] as boolean,
         allowUnverified: args["allow-unverified"] as boolean,
+        verifySignatures: args["verify-signatures"] as boolean,
       });
       out = { version: t.version, source: t.source, url: t.url, path: t.path, sha256: t.sha256, verified: t.verified };
       if (args.extract) out.tree = await sourceTree(t, { log });
