@@ -30,3 +30,15 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
     throw err;
   }
 }
+
+/** True when `name` is a temp file of {@linkcode tempPathFor} whose writer process is gone. */
+export function isOrphanTemp(name: string): boolean {
+  const m = /\.tmp-(\d+)-[a-z0-9]+$/.exec(name);
+  if (!m) return false;
+  try {
+    process.kill(Number(m[1]), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}

@@ -59,7 +59,7 @@ export async function download(options: DownloadOptions): Promise<Downloaded> {
     const again = await lookup(cacheDir, url, expected, (r) => options.refresh === true && r.fetchedAt === first.seen);
     if (again.blob) return { ...again.blob, cached: true };
     return await withRetries(url, { ...options, log }, () => transfer(cacheDir, again.expected, { ...options, log }));
-  }, { cacheDir, what: `download of ${url}`, log: options.quiet ? undefined : log });
+  }, { cacheDir, what: `download of ${url}`, log: options.quiet ? { step() {}, warn: (m) => log.warn(m) } : log });
 }
 
 /** The stored file for this call if there is one, and the sha256 a transfer must match. */

@@ -100,3 +100,6 @@ export class VersionError extends MicroforgeError {}
 
 /** The lock file is unreadable, or `--locked` found that something would change. */
 export class LockFileError extends MicroforgeError {}
+
+/** Waiting for another process's cache lock took longer than allowed. */
+export class LockError extends MicroforgeError {}

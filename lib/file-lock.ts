@@ -11,12 +11,9 @@ import { link, mkdir, readFile, rename, rm, stat, utimes, writeFile } from "node
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { cacheRoot, tempPathFor } from "./cache-dir.ts";
-import { MicroforgeError } from "./errors.ts";
+import { LockError } from "./errors.ts";
 import { sha256Hex } from "./blob-store.ts";
 import type { Logger } from "./log.ts";
-
-/** Waiting for a lock took longer than the caller allowed. */
-export class LockError extends MicroforgeError {}
 
 /** What a lock file holds. */
 export interface LockInfo {
@@ -135,22 +132,25 @@ function holding(path: string, info: LockInfo, staleMs: number): () => Promise<v
   };
 }
 
+/** The lock's content and mtime; `undefined` when it is gone. */
 async function inspect(path: string): Promise<{ info?: LockInfo; mtimeMs: number } | undefined> {
+  let text: string;
+  let mtimeMs: number;
   try {
-    const [text, st] = await Promise.all([readFile(path, "utf8"), stat(path)]);
-    let info: LockInfo | undefined;
-    try {
-      const parsed = JSON.parse(text);
-      if (typeof parsed?.pid === "number" && typeof parsed.token === "string") info = parsed;
-    } catch { /* unreadable: judged by age alone */ }
-    return { info, mtimeMs: st.mtimeMs };
-  } catch {
-    return undefined;
+    [text, { mtimeMs }] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
   }
+  try {
+    const parsed = JSON.parse(text);
+    if (typeof parsed?.pid === "number" && typeof parsed.token === "string") return { info: parsed, mtimeMs };
+  } catch { /* unreadable: judged by age alone */ }
+  return { mtimeMs };
 }
 
 /** Why a lock is stale, or `undefined` when its holder may still be working. */
-export function staleReason(info: LockInfo | undefined, ageMs: number, staleMs: number): string | undefined {
+function staleReason(info: LockInfo | undefined, ageMs: number, staleMs: number): string | undefined {
   if (ageMs > staleMs) return `not refreshed for ${Math.round(ageMs / 1000)} s`;
   if (!info) return ageMs > 1000 ? "unreadable lock file" : undefined;
   if (info.hostname !== hostname()) return undefined;

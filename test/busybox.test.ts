@@ -46,8 +46,11 @@ test("host busybox is found on PATH; a dynamic one on PATH is refused for 'host'
   assert.equal(found.origin, "host");
   await assert.rejects(resolveBusybox("host", { env: { PATH: join(dir, "bad") } }), /dynamically linked/);
   await assert.rejects(resolveBusybox("host", { env: { PATH: join(dir, "none") } }), /No busybox on PATH/);
-  const log = memoryLogger();
-  // "auto" falls back to Debian's package; without apt-get on PATH that is a clear error.
-  await assert.rejects(resolveBusybox("auto", { env: { PATH: join(dir, "bad") }, log }), /Debian packages need apt/);
-  assert.match(log.lines.join("\n"), /host busybox not usable/);
+  // "auto" tries busybox.net, Debian's package, then the host; when all fail the error lists each reason.
+  const env = { PATH: join(dir, "bad"), MICROFORGE_BUSYBOX_URL: "http://127.0.0.1:9/" };
+  await assert.rejects(resolveBusybox("auto", { env, log: memoryLogger() }), (err: unknown) => {
+    assert.ok(err instanceof BusyboxError);
+    assert.match(err.message, /No busybox source worked:\n  busybox\.net: .*127\.0\.0\.1:9.*\n  debian: Debian packages need apt.*\n  host: .*dynamically linked/);
+    return true;
+  });
 });

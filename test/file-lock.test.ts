@@ -4,7 +4,8 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
-import { LockError, lockPath, withLock } from "../lib/file-lock.ts";
+import { lockPath, withLock } from "../lib/file-lock.ts";
+import { LockError } from "../lib/errors.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { tempDir } from "./helpers.ts";
 

@@ -7,7 +7,7 @@
 import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command, ParsedArgs } from "../command.ts";
-import { cacheRoot } from "../cache-dir.ts";
+import { cacheRoot, isOrphanTemp } from "../cache-dir.ts";
 import { UsageError } from "../errors.ts";
 import { runCommand } from "../exec.ts";
 
@@ -96,7 +96,8 @@ export const cacheCommand: Command = {
     if (action === "clean") {
       if (!args.all && !args["older-than"]) throw new UsageError("cache clean needs --older-than AGE or --all", "e.g. `microforge cache clean --older-than 30d`");
       const cutoff = args.all ? Infinity : Date.now() - parseAge(args["older-than"] as string);
-      const gone = (await cacheEntries(root)).filter((e) => args.all || e.mtimeMs < cutoff);
+      // Leftovers of killed processes go whatever their age.
+      const gone = (await cacheEntries(root)).filter((e) => args.all || e.mtimeMs < cutoff || isOrphanTemp(e.path));
       for (const e of gone) {
         if (!args["dry-run"]) await rm(e.path, { recursive: true, force: true });
         process.stdout.write(`${args["dry-run"] ? "would remove" : "removed"} ${e.area}/${e.name} (${human(e.bytes)})\n`);
