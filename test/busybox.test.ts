@@ -50,7 +50,7 @@ test("host busybox is found on PATH; a dynamic one on PATH is refused for 'host'
   const env = { PATH: join(dir, "bad"), MICROFORGE_BUSYBOX_URL: "http://127.0.0.1:9/" };
   await assert.rejects(resolveBusybox("auto", { env, log: memoryLogger() }), (err: unknown) => {
     assert.ok(err instanceof BusyboxError);
-    assert.match(err.message, /No busybox source worked:\n  busybox\.net: .*127\.0\.0\.1:9.*\n  debian: Debian packages need apt.*\n  host: .*dynamically linked/);
+    assert.match(err.message, /No busybox source worked:\n {2}busybox\.net: .*127\.0\.0\.1:9.*\n {2}debian: Debian packages need apt.*\n {2}host: .*dynamically linked/);
     return true;
   });
 });

@@ -4,7 +4,7 @@
  */
 import type { Command, ParsedArgs } from "../command.ts";
 import { busyboxNetBuilds } from "../busybox-net.ts";
-import { UsageError } from "../errors.ts";
+import { type MicroforgeError, UsageError } from "../errors.ts";
 import { kernelCandidates, pickKernel } from "../kernel-source.ts";
 import { stderrLogger } from "../log.ts";
 import { resolveSpec, type Versioned } from "../version-spec.ts";
@@ -26,7 +26,7 @@ async function busyboxRows(source: string, log = stderrLogger()): Promise<{ from
       return { from: "busybox.net", rows: (await busyboxNetBuilds()).map((b) => ({ ...b, url: b.dir })) };
     } catch (err) {
       if (source === "busybox.net") throw err;
-      log.warn(`busybox.net is not reachable (${(err as Error).message.split("\n")[0]}); listing Debian's busybox-static`);
+      log.warn(`busybox.net is not reachable (${(err as MicroforgeError).summary ?? (err as Error).message}); listing Debian's busybox-static`);
     }
   }
   if (source !== "auto" && source !== "debian") throw new UsageError(`Cannot list versions of busybox source ${source}`, "use --busybox-source busybox.net or debian");
