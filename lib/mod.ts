@@ -18,6 +18,12 @@ export type { Busybox, BusyboxSource } from "./busybox.ts";
 export { cpioArchive } from "./cpio.ts";
 export type { CpioEntry, CpioOptions } from "./cpio.ts";
 export { packInitramfs } from "./initramfs.ts";
+export { fetchKernel, resolveKernel } from "./kernel-source.ts";
+export type { KernelChoice, KernelSourceOptions, KernelTarball } from "./kernel-source.ts";
+export { lockedBusybox, lockedKernel } from "./locked-artifacts.ts";
+export type { LockOptions } from "./locked-artifacts.ts";
+export { download } from "./download.ts";
+export { sourceTree } from "./source-tree.ts";
 export type { PackOptions, PackResult } from "./initramfs.ts";
 export { defaultInitVars, renderInit } from "./rootfs.ts";
 export type { ExtraContent, InitVars, RootfsSpec } from "./rootfs.ts";
@@ -27,11 +33,15 @@ export type { HostItem } from "./host-checks.ts";
 export { shellJoin, shellQuote } from "./shell-quote.ts";
 export {
   BusyboxError,
+  ChecksumError,
   CommandError,
+  DownloadError,
   ElfError,
   MicroforgeError,
   MissingToolError,
   RootfsError,
   TemplateError,
   UsageError,
+  VersionError,
+  LockFileError,
 } from "./errors.ts";
