@@ -103,3 +103,27 @@ export class LockFileError extends MicroforgeError {}
 
 /** Waiting for another process's cache lock took longer than allowed. */
 export class LockError extends MicroforgeError {}
+
+/** One requested Kconfig symbol that did not end as requested. */
+export interface DroppedSymbol {
+  symbol: string;
+  requested: string;
+  /** What it became in .config ("is not set" when absent). */
+  actual: string;
+  /** Its `depends on` / `select` lines and enclosing `if`/`menu` conditions, from the tree's Kconfig files. */
+  why: string[];
+}
+
+/** Requested kernel config symbols were dropped by Kconfig (a dependency is off). */
+export class KconfigError extends MicroforgeError {
+  constructor(readonly dropped: DroppedSymbol[]) {
+    const lines = dropped.map((d) => {
+      const why = d.why.length ? `: ${d.why.join("; ")}` : "";
+      return `  CONFIG_${d.symbol}=${d.requested} was requested but ${d.actual === "is not set" ? "is not set" : `became ${d.actual}`}${why}`;
+    });
+    super(
+      `Kernel config dropped ${dropped.length} requested symbol${dropped.length === 1 ? "" : "s"}:\n${lines.join("\n")}`,
+      "add the missing dependencies to your fragment (or a feature), or pass --allow-dropped to build anyway",
+    );
+  }
+}
