@@ -12,9 +12,10 @@ import { initramfsCommand } from "./commands/initramfs.ts";
 import { versionsCommand } from "./commands/versions.ts";
 import { fetchCommand } from "./commands/fetch.ts";
 import { cacheCommand } from "./commands/cache.ts";
+import { kernelCommand } from "./commands/kernel.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [doctorCommand, versionsCommand, fetchCommand, initramfsCommand, cacheCommand];
+export const commands: readonly Command[] = [doctorCommand, versionsCommand, fetchCommand, kernelCommand, initramfsCommand, cacheCommand];
 
 function mainHelp(): string {
   const rows = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

@@ -27,6 +27,16 @@ export interface RunOptions {
   stdio?: "pipe" | "inherit";
   /** Next step to put in the error message when the command fails. */
   hint?: string;
+  /** Called with each chunk of output as it arrives (progress, logs). */
+  onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
+}
+
+/** Output kept per stream; older output is dropped so a flood cannot exhaust memory. */
+const KEEP = 1 << 20;
+
+function append(buf: string, chunk: string): string {
+  const next = buf + chunk;
+  return next.length > 2 * KEEP ? next.slice(-KEEP) : next;
 }
 
 /** Kill functions of the commands still running; one `exit` listener kills them all. */
@@ -58,8 +68,14 @@ export const runCommand: Runner = (argv, options = {}) => {
     });
     let stdout = "";
     let stderr = "";
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      stdout = append(stdout, d);
+      options.onOutput?.(d, "stdout");
+    });
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      stderr = append(stderr, d);
+      options.onOutput?.(d, "stderr");
+    });
     if (options.input !== undefined) child.stdin?.end(options.input);
     const kill = () => {
       try {
