@@ -127,3 +127,14 @@ export class KconfigError extends MicroforgeError {
     );
   }
 }
+
+/** A VM spec is invalid (memory size, cpus, kernel argument, device path). */
+export class VmSpecError extends MicroforgeError {}
+
+/** The guest did not finish within the timeout; QEMU was killed. */
+export class BootTimeoutError extends MicroforgeError {
+  override readonly exitCode = 124;
+  constructor(readonly seconds: number, readonly consoleTail: string) {
+    super(`The VM did not finish within ${seconds} s and was stopped${consoleTail ? `\n--- last console lines ---\n${consoleTail}\n---` : ""}`, "raise --timeout, or check what the guest is waiting for");
+  }
+}

@@ -4,13 +4,14 @@
  * with the packages that provide it. Side effects come in through HostDeps.
  */
 import { access, readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import semver from "semver";
 import { elfInterpreter } from "./elf.ts";
 import { ElfError } from "./errors.ts";
 import type { Runner } from "./exec.ts";
 import { runCommand } from "./exec.ts";
 import { findOnPath } from "./find-on-path.ts";
+import { findQboot, QEMU, qemuDataDirs } from "./qemu-host.ts";
 import type { Distro, PackageMap } from "./host-packages.ts";
 import { detectDistro, formatArgv, genericInstallHint, installArgv } from "./host-packages.ts";
 import type { KvmProbeResult } from "./kvm-probe.ts";
@@ -65,9 +66,7 @@ export interface HostCheck {
   check(ctx: CheckContext): Promise<CheckOutcome>;
 }
 
-const QEMU = "qemu-system-x86_64";
 const MIN_QEMU = "4.2.0"; // -M microvm appeared in QEMU 4.2
-const QEMU_DATA_DIRS = ["/usr/share/qemu", "/usr/local/share/qemu"];
 const INCLUDE_DIRS = ["/usr/include", "/usr/local/include"];
 const CONCURRENCY = 4;
 
@@ -116,18 +115,11 @@ const qbootCheck: HostCheck = {
   id: "qboot", label: "qboot firmware", required: true, what: "QEMU's firmware files (qboot.rom)",
   packages: { ...qemuPackages, debian: ["qemu-system-data"], arch: ["qemu-system-x86-firmware"] },
   async check(ctx) {
+    const deps = { run: ctx.run, fileExists: ctx.fileExists };
     const qemu = await ctx.find(QEMU);
-    let dirs = QEMU_DATA_DIRS;
-    if (qemu) {
-      const r = await ctx.run([qemu, "-L", "help"], { nothrow: true, timeoutMs: 10_000 }).catch(() => undefined);
-      const listed = r?.code === 0 ? r.stdout.split("\n").map((l) => l.trim()).filter(Boolean).map((d) => resolve(d)) : [];
-      dirs = [...new Set([...listed, ...QEMU_DATA_DIRS])];
-    }
-    for (const dir of dirs) {
-      const rom = join(dir, "qboot.rom");
-      if (await ctx.fileExists(rom)) return { status: "ok", detail: rom };
-    }
-    return { status: "missing", detail: `qboot.rom is in none of ${dirs.join(", ")}` };
+    const rom = await findQboot(qemu, deps);
+    if (rom) return { status: "ok", detail: rom };
+    return { status: "missing", detail: `qboot.rom is in none of ${(await qemuDataDirs(qemu, deps)).join(", ")}` };
   },
 };
 

@@ -102,7 +102,10 @@ export async function openUrl(url: string, options: HttpOptions = {}): Promise<O
     });
   } catch (err) {
     if (timedOut) throw transientError(url, `no response within ${seconds(connectMs)}`, undefined, err);
-    throw transientError(url, networkReason(err, url), undefined, err);
+    const reason = networkReason(err, url);
+    // An unknown host will not resolve on a retry; offline machines fall back at once.
+    if (reason.startsWith("cannot resolve host")) throw new DownloadError(url, reason, "check the network, or use an offline source (debian)", { cause: err });
+    throw transientError(url, reason, undefined, err);
   } finally {
     clearTimeout(timer);
   }

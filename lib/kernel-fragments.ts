@@ -23,8 +23,12 @@ export const FEATURES: Readonly<Record<string, readonly string[]>> = {
   acpi: [],
 };
 
-/** What recipes get unless they say otherwise: 9p shares, disks and networking over virtio-mmio. */
-export const DEFAULT_FEATURES: readonly string[] = ["virtio", "blk", "net", "9p"];
+/**
+ * What recipes get unless they say otherwise: 9p shares, disks and networking
+ * over virtio-mmio, and virtio-console ports, which scripted runs use to keep
+ * the command's stdin/stdout/stderr apart from kernel messages.
+ */
+export const DEFAULT_FEATURES: readonly string[] = ["virtio", "blk", "net", "9p", "console"];
 
 /** `features` plus what they need, in the order of {@linkcode FEATURES}; unknown names are a usage error. */
 export function expandFeatures(features: readonly string[]): string[] {

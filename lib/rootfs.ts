@@ -6,7 +6,8 @@
 import { stat } from "node:fs/promises";
 import { archivePath, type CpioEntry } from "./cpio.ts";
 import { RootfsError } from "./errors.ts";
-import { findTemplate, renderTemplate } from "./template.ts";
+import { join } from "node:path";
+import { builtinTemplates, findTemplate, renderTemplate } from "./template.ts";
 
 /** The blog's top-level directories. */
 export const BASE_DIRS: readonly string[] = ["bin", "dev", "etc", "lib", "mnt", "proc", "sys", "tmp", "var"];
@@ -26,8 +27,8 @@ export interface InitVars {
   banner: string;
   term: string;
   mounts: InitMount[];
-  /** Static IPv4 setup for eth0 (QEMU user networking: 10.0.2.15/24 via 10.0.2.2). */
-  network: { address: string; gateway: string; dns: string } | null;
+  /** "auto": DHCP on eth0 when the VM has a NIC; or a static IPv4 setup (QEMU user networking: 10.0.2.15/24 via 10.0.2.2); or null. */
+  network: "auto" | "dhcp" | { address: string; gateway: string; dns: string } | null;
   /** A 9p share to mount and `cd` into. */
   share: { tag: string; mountpoint: string; readonly: boolean } | null;
   /** A command (argv) to run instead of a shell; its status is printed after `exitMarker`. */
@@ -49,7 +50,7 @@ export function defaultInitVars(): InitVars {
       { type: "devtmpfs", source: "devtmpfs", target: "/dev" },
       { type: "tmpfs", source: "tmpfs", target: "/tmp" },
     ],
-    network: null,
+    network: "auto",
     share: null,
     command: null,
     exitMarker: "microforge-exit-status:",
@@ -121,6 +122,7 @@ export async function rootfsEntries(spec: RootfsSpec): Promise<CpioEntry[]> {
     ...baseLayout(),
     { type: "file", path: "bin/busybox", source: spec.busybox, mode: 0o755 },
     { type: "file", path: "init", data: new TextEncoder().encode(renderInit(spec.init)), mode: 0o755 },
+    { type: "file", path: "etc/udhcpc.script", source: join(builtinTemplates, "udhcpc.script"), mode: 0o755 },
   ];
   const dirs = new Set(entries.filter((e) => e.type === "dir").map((e) => e.path));
   for (const item of spec.extra ?? []) {

@@ -17,7 +17,7 @@ test("the default rootfs has the blog's layout, device nodes, busybox and /init"
   const dir = await tempDir("rootfs-");
   const entries = await rootfsEntries({ busybox: await fakeBusybox(dir) });
   const paths = entries.map((e) => e.path).sort();
-  assert.deepEqual(paths, [...BASE_DIRS, "bin/busybox", "dev/console", "dev/null", "init"].sort());
+  assert.deepEqual(paths, [...BASE_DIRS, "bin/busybox", "dev/console", "dev/null", "etc/udhcpc.script", "init"].sort());
   const init = entries.find((e) => e.path === "init")!;
   assert.equal(init.mode, 0o755);
   assert.deepEqual(entries.find((e) => e.path === "dev/console"), { type: "char", path: "dev/console", mode: 0o600, major: 5, minor: 1 });

@@ -59,7 +59,9 @@ test("the default /init mounts proc, sysfs, devtmpfs and tmpfs, runs sh, then re
   for (const t of ["proc /proc", "sysfs /sys", "devtmpfs /dev", "tmpfs /tmp"]) assert.match(init, new RegExp(`mount -t ${t.split(" ")[0]} ${t}`));
   assert.match(init, /setsid cttyhack sh\n/);
   assert.match(init, /reboot -f\n$/);
-  assert.doesNotMatch(init, /ip addr|9p/);
+  assert.match(init, /if \[ -e \/sys\/class\/net\/eth0 \]; then[\s\S]*udhcpc .* -s \/etc\/udhcpc\.script/);
+  assert.match(init, /microforge\.mount=\*\)/);
+  assert.doesNotMatch(init, /ip addr add/);
 });
 
 test("/init can run a command, set up the network and mount a 9p share", () => {
@@ -70,7 +72,7 @@ test("/init can run a command, set up the network and mount a 9p share", () => {
       share: { tag: "host share", mountpoint: "/mnt/host", readonly: true },
     },
   });
-  assert.match(init, /^sh -c 'echo '\\''hi there'\\''; exit 3'\necho "microforge-exit-status:\$\?"$/m);
+  assert.match(init, /^sh -c 'echo '\\''hi there'\\''; exit 3'\n {2}echo "microforge-exit-status:\$\?"$/m);
   assert.match(init, /ip addr add 10\.0\.2\.15\/24 dev eth0/);
   assert.match(init, /mount -t 9p -o trans=virtio,version=9p2000\.L,ro 'host share' \/mnt\/host/);
   assert.doesNotMatch(init, /cttyhack/);

@@ -1,0 +1,81 @@
+/**
+ * Flags that describe a VM, shared by `run` and `emit`, and their mapping
+ * to {@linkcode VmOptions}.
+ */
+import type { FlagSpec, ParsedArgs } from "../command.ts";
+import { UsageError } from "../errors.ts";
+import type { Disk, MachineProps } from "../microvm.ts";
+import type { ShareOption, VmOptions } from "../vm-prepare.ts";
+import { kernelSourceFlag, lockFlags, lockOptions } from "./source-flags.ts";
+
+/** The VM flags. */
+export const vmFlags: FlagSpec[] = [
+  { name: "kernel", type: "string", description: "bzImage to boot (default: build the default kernel, cached)" },
+  { name: "kernel-version", type: "string", env: "MICROFORGE_KERNEL_VERSION", description: "version spec for the default kernel (default longterm)" },
+  kernelSourceFlag,
+  { name: "features", type: "strings", description: "kernel features for the default kernel (default virtio,blk,net,9p,console)" },
+  { name: "initrd", type: "string", description: "initramfs to boot (default: microforge's busybox initramfs)" },
+  { name: "memory", alias: "m", type: "string", default: "512M", description: "guest memory: 512, 512M, 1G (2G exactly is refused: microvm hangs)" },
+  { name: "cpus", type: "string", default: "1", description: "virtual CPUs" },
+  { name: "accel", type: "string", default: "auto", env: "MICROFORGE_ACCEL", description: "auto (KVM when it really works, else TCG), kvm or tcg" },
+  { name: "append", type: "strings", description: "extra kernel argument" },
+  { name: "machine", type: "strings", description: "microvm property NAME=on|off (pit, pic, rtc, isa-serial, acpi, pcie)" },
+  { name: "disk", type: "strings", description: "virtio-blk disk image PATH[:ro] (/dev/vda, /dev/vdb, ...)" },
+  { name: "net", type: "boolean", description: "user-mode networking (DHCP in the guest; the host is 10.0.2.2)" },
+  { name: "hostfwd", type: "strings", description: "forward a host port: HOSTPORT:GUESTPORT or tcp::8080-:80 (implies --net)" },
+  { name: "share", type: "strings", description: "share a host directory over 9p: DIR[:GUESTDIR][:ro] (default /mnt/share)" },
+  { name: "cwd", type: "string", description: "guest working directory (default: the first share)" },
+  { name: "qemu-arg", type: "strings", description: "raw QEMU argument, appended last" },
+  ...lockFlags,
+];
+
+const MACHINE_PROPS = ["pit", "pic", "rtc", "isa-serial", "acpi", "pcie"];
+
+function machine(list: string[]): MachineProps | undefined {
+  if (!list.length) return undefined;
+  const props: Record<string, boolean> = {};
+  for (const item of list) {
+    const m = /^([a-z-]+)=(on|off)$/.exec(item);
+    if (!m || !MACHINE_PROPS.includes(m[1])) throw new UsageError(`Invalid --machine ${item}`, `use NAME=on|off with NAME one of ${MACHINE_PROPS.join(", ")}`);
+    props[m[1]] = m[2] === "on";
+  }
+  return props as MachineProps;
+}
+
+function share(spec: string): ShareOption {
+  const parts = spec.split(":");
+  const readonly = parts[parts.length - 1] === "ro";
+  if (readonly) parts.pop();
+  const [path, mountpoint] = parts;
+  if (!path) throw new UsageError(`Invalid --share ${spec}`, "use --share DIR[:GUESTDIR][:ro]");
+  return { path, mountpoint, readonly };
+}
+
+function disk(spec: string): Disk {
+  const readonly = spec.endsWith(":ro");
+  return { path: readonly ? spec.slice(0, -3) : spec, readonly };
+}
+
+/** The VM options the flags ask for. */
+export function vmOptions(args: ParsedArgs): VmOptions {
+  const hostfwd = args.hostfwd as string[];
+  const features = (args.features as string[]).flatMap((f) => f.split(",")).filter(Boolean);
+  return {
+    kernel: args.kernel as string | undefined,
+    kernelVersion: args["kernel-version"] as string | undefined,
+    kernelSource: args["kernel-source"] as string,
+    features: features.length ? features : undefined,
+    initrd: args.initrd as string | undefined,
+    memory: args.memory as string,
+    cpus: Number(args.cpus),
+    accel: args.accel as VmOptions["accel"],
+    append: args.append as string[],
+    machine: machine(args.machine as string[]),
+    disks: (args.disk as string[]).map(disk),
+    net: hostfwd.length ? { hostfwd } : (args.net as boolean),
+    shares: (args.share as string[]).map(share),
+    cwd: args.cwd as string | undefined,
+    extraArgs: args["qemu-arg"] as string[],
+    lock: lockOptions(args),
+  };
+}

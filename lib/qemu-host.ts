@@ -1,0 +1,58 @@
+/**
+ * Finding QEMU and its qboot firmware on this host, in pairs: `findX()`
+ * returns undefined, `findXOrThrow()` explains how to install it.
+ */
+import { access } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { MissingToolError } from "./errors.ts";
+import { type Runner, runCommand } from "./exec.ts";
+import { findOnPath } from "./find-on-path.ts";
+
+/** The QEMU binary microforge drives. */
+export const QEMU = "qemu-system-x86_64";
+/** Where distributions put QEMU's firmware when `-L help` does not say. */
+export const QEMU_DATA_DIRS: readonly string[] = ["/usr/share/qemu", "/usr/share/seabios", "/usr/local/share/qemu", "/usr/share/qemu-firmware"];
+
+/** Side effects, injectable. */
+export interface QemuHostDeps {
+  env?: Record<string, string | undefined>;
+  run?: Runner;
+  fileExists?: (path: string) => Promise<boolean>;
+}
+
+/** `qemu-system-x86_64` on PATH (or `MICROFORGE_QEMU`), if any. */
+export async function findQemu(deps: QemuHostDeps = {}): Promise<string | undefined> {
+  const env = deps.env ?? process.env;
+  return await findOnPath(env.MICROFORGE_QEMU || QEMU, env);
+}
+
+/** {@linkcode findQemu}, or a {@linkcode MissingToolError} saying how to install it. */
+export async function findQemuOrThrow(deps: QemuHostDeps = {}): Promise<string> {
+  const qemu = await findQemu(deps);
+  if (!qemu) throw new MissingToolError(QEMU, "it runs the microVM", "install it with `apt-get install qemu-system-x86`");
+  return qemu;
+}
+
+/** The data directories `qemu -L help` lists, then the usual places. */
+export async function qemuDataDirs(qemu: string | undefined, deps: QemuHostDeps = {}): Promise<string[]> {
+  if (!qemu) return [...QEMU_DATA_DIRS];
+  const r = await (deps.run ?? runCommand)([qemu, "-L", "help"], { nothrow: true, timeoutMs: 10_000 }).catch(() => undefined);
+  const listed = r?.code === 0 ? r.stdout.split("\n").map((l) => l.trim()).filter(Boolean).map((d) => resolve(d)) : [];
+  return [...new Set([...listed, ...QEMU_DATA_DIRS])];
+}
+
+/** qboot.rom in {@linkcode qemuDataDirs}, if any. */
+export async function findQboot(qemu: string | undefined, deps: QemuHostDeps = {}): Promise<string | undefined> {
+  const exists = deps.fileExists ?? ((p: string) => access(p).then(() => true, () => false));
+  for (const dir of await qemuDataDirs(qemu, deps)) {
+    if (await exists(join(dir, "qboot.rom"))) return join(dir, "qboot.rom");
+  }
+  return undefined;
+}
+
+/** {@linkcode findQboot}, or a {@linkcode MissingToolError} saying how to install it. */
+export async function findQbootOrThrow(qemu: string, deps: QemuHostDeps = {}): Promise<string> {
+  const rom = await findQboot(qemu, deps);
+  if (!rom) throw new MissingToolError("qboot.rom", "microvm boots fastest with the qboot firmware", "install it with `apt-get install qemu-system-data`");
+  return rom;
+}

@@ -1,0 +1,145 @@
+/**
+ * Running one command in a fresh microVM, like a container: the command goes
+ * in over a virtio-serial port, its stdin, stdout and stderr are ports of
+ * their own (so kernel messages on the serial console never mix with them),
+ * and its exit status comes back on a status port. QEMU connects to unix
+ * sockets we listen on before it starts, so nothing the guest writes is lost.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BootTimeoutError, CommandError, MicroforgeError, outputTail } from "./errors.ts";
+import type { MicroVM, Port } from "./microvm.ts";
+import { shellJoin } from "./shell-quote.ts";
+import { type BootTimings, watchConsole } from "./vm-console.ts";
+import { killOnExit } from "./vm-reaper.ts";
+
+/** The guest exited abnormally: a kernel panic, or no status came back. */
+export class GuestError extends MicroforgeError {}
+
+/** Options of {@linkcode execInVm}. */
+export interface ExecOptions {
+  /** The command's stdin: bytes, a stream, or nothing (EOF at once). */
+  stdin?: string | Uint8Array | AsyncIterable<Uint8Array> | null;
+  /** Where the command's output goes (default: this process's stdout/stderr). */
+  stdout?: (chunk: Uint8Array) => void;
+  stderr?: (chunk: Uint8Array) => void;
+  /** Kernel console output, for --verbose. */
+  console?: (chunk: string) => void;
+  /** Kill the VM after this long (default 120 s; TCG boots are slow). */
+  timeoutMs?: number;
+  /** The line /init prints first (see the init template's banner). */
+  banner?: string;
+}
+
+/** What a scripted run gives back. */
+export interface ExecResult {
+  exitCode: number;
+  timings: BootTimings;
+  /** The last console lines. */
+  console: string;
+}
+
+const PORTS = ["cmd", "stdin", "stdout", "stderr", "status"] as const;
+type PortName = (typeof PORTS)[number];
+
+function listen(path: string): Promise<{ server: Server; socket: Promise<Socket> }> {
+  return new Promise((res, rej) => {
+    let resolveSocket!: (s: Socket) => void;
+    const socket = new Promise<Socket>((r) => (resolveSocket = r));
+    const server = createServer((s) => resolveSocket(s));
+    server.once("error", rej);
+    server.listen(path, () => res({ server, socket }));
+  });
+}
+
+async function feedStdin(socket: Socket, stdin: ExecOptions["stdin"]): Promise<void> {
+  socket.on("error", () => undefined);
+  if (stdin === null || stdin === undefined) return void socket.end();
+  if (typeof stdin === "string" || stdin instanceof Uint8Array) return void socket.end(stdin);
+  for await (const chunk of stdin) {
+    if (socket.destroyed) break;
+    if (!socket.write(chunk)) await new Promise((r) => socket.once("drain", r));
+  }
+  socket.end();
+}
+
+/** Boot `vm`, run `command` in it, stream its output, and resolve to its exit status. */
+export async function execInVm(vm: MicroVM, command: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  if (!command.length) throw new MicroforgeError("No command to run in the VM", "pass one after --, e.g. `microforge run -- uname -a`");
+  const dir = await mkdtemp(join(tmpdir(), "mf-"));
+  const servers: Server[] = [];
+  try {
+    const sockets = {} as Record<PortName, Promise<Socket>>;
+    const ports: Port[] = [];
+    for (const name of PORTS) {
+      const path = join(dir, name);
+      const { server, socket } = await listen(path);
+      servers.push(server);
+      sockets[name] = socket;
+      ports.push({ name: `microforge.${name}`, socket: path });
+    }
+    const argv = vm.with({ ports, serial: "stdio" }).toArgv();
+    const start = Date.now();
+    const watch = watchConsole(options.banner ?? "microforge: /init started", start);
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const unregister = killOnExit(child);
+    let qemuErr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      watch.feed(d);
+      options.console?.(d);
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (qemuErr = outputTail(qemuErr + d, 40)));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((res, rej) => {
+      child.once("error", rej);
+      child.once("close", (code, signal) => res({ code, signal }));
+    });
+    void sockets.cmd.then((s) => s.on("error", () => undefined).end(shellJoin(command) + "\n"));
+    void sockets.stdin.then((s) => feedStdin(s, options.stdin));
+    const drained: Promise<void>[] = [];
+    const out = options.stdout ?? ((c: Uint8Array) => process.stdout.write(c));
+    const err = options.stderr ?? ((c: Uint8Array) => process.stderr.write(c));
+    let status = "";
+    for (const [name, sink] of [["stdout", out], ["stderr", err], ["status", (c: Uint8Array) => (status += new TextDecoder().decode(c))]] as const) {
+      drained.push(sockets[name].then((s) => new Promise<void>((done) => {
+        s.on("data", (c: Uint8Array) => sink(c)).on("close", () => done()).on("error", () => done());
+      })));
+    }
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    }, timeoutMs);
+    let ended: { code: number | null; signal: string | null };
+    try {
+      ended = await exited;
+    } finally {
+      clearTimeout(timer);
+      unregister();
+    }
+    watch.timings.exitMs = Date.now() - start;
+    // QEMU has closed its ends; wait (briefly) for what is still in flight.
+    await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, 2000))]);
+    if (timedOut) throw new BootTimeoutError(timeoutMs / 1000, watch.tail());
+    if (ended.code !== 0 && !watch.timings.firstOutputMs) {
+      throw new CommandError(argv, ended.code, ended.signal, qemuErr, "QEMU could not start this VM; check the paths and options above");
+    }
+    const parsed = /^(\d+)\s*$/.exec(status);
+    if (parsed) return { exitCode: Number(parsed[1]), timings: watch.timings, console: watch.tail() };
+    const what = watch.panicked ? "The guest kernel panicked" : "The VM ended without reporting the command's exit status";
+    const hint = watch.panicked ? "read the kernel messages above" : "check that the initramfs has microforge's /init and the kernel has virtio-console (feature console)";
+    const e = new GuestError(`${what}\n--- last console lines ---\n${watch.tail()}\n---`, hint);
+    Object.assign(e, { exitCode: 255, timings: watch.timings });
+    throw e;
+  } finally {
+    for (const s of servers) s.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
