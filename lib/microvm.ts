@@ -91,13 +91,20 @@ export class MicroVM {
     (spec.ports ?? []).forEach((p) => checkTag(p.name, "virtio-serial port name"));
     (typeof spec.net === "object" ? spec.net.hostfwd ?? [] : []).forEach(parseHostfwd);
     const abs = (p: string) => resolve(p);
+    // Copy and freeze every nested list and object: a caller that later changes its own array must not change this VM (or skip validation).
+    const list = <T>(items: readonly T[] | undefined, each: (item: T) => T = (x) => x) => items && Object.freeze(items.map((x) => Object.freeze(each(x))));
     this.spec = Object.freeze({
       ...spec,
       kernel: abs(spec.kernel),
       initrd: spec.initrd && abs(spec.initrd),
       bios: abs(spec.bios),
-      disks: spec.disks?.map((d) => ({ ...d, path: abs(d.path) })),
-      shares: spec.shares?.map((s) => ({ ...s, path: abs(s.path) })),
+      append: list(spec.append),
+      machine: spec.machine && Object.freeze({ ...spec.machine }),
+      net: typeof spec.net === "object" ? Object.freeze({ ...spec.net, hostfwd: list(spec.net.hostfwd) }) : spec.net,
+      disks: list(spec.disks, (d) => ({ ...d, path: abs(d.path) })),
+      shares: list(spec.shares, (s) => ({ ...s, path: abs(s.path) })),
+      ports: list(spec.ports, (p) => ({ ...p, socket: abs(p.socket) })),
+      extraArgs: list(spec.extraArgs),
     });
   }
 
@@ -142,7 +149,7 @@ export class MicroVM {
     if (s.ports?.length) {
       args.push("-device", "virtio-serial-device");
       s.ports.forEach((p, i) => {
-        args.push("-chardev", `socket,id=port${i},path=${qemuValue(resolve(p.socket))}`, "-device", `virtserialport,chardev=port${i},name=${p.name}`);
+        args.push("-chardev", `socket,id=port${i},path=${qemuValue(p.socket)}`, "-device", `virtserialport,chardev=port${i},name=${p.name}`);
       });
     }
     return args;

@@ -6,21 +6,24 @@ import { VmSpecError } from "./errors.ts";
 
 const MIB = { K: 1 / 1024, M: 1, G: 1024, T: 1024 * 1024 } as const;
 
+/** A value as the user typed it: strings quoted, numbers as numbers (JSON.stringify would print NaN as null). */
+const show = (value: string | number) => (typeof value === "string" ? JSON.stringify(value) : String(value));
+
 /** Memory in MiB from 512, "512", "512M", "1G", "1536MiB"; refuses 0, nonsense, and exactly 2 GiB (microvm hangs there). */
 export function parseMemory(value: string | number): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(String(value));
-  if (!m) throw new VmSpecError(`Invalid memory size ${JSON.stringify(value)}`, "use a size like 512, 512M or 1G");
+  if (!m) throw new VmSpecError(`Invalid memory size ${show(value)}`, "use a size like 512, 512M or 1G");
   const mib = Number(m[1]) * MIB[(m[2].toUpperCase() || "M") as keyof typeof MIB];
-  if (!Number.isInteger(mib) || mib < 16) throw new VmSpecError(`Invalid memory size ${JSON.stringify(value)}: it must be a whole number of MiB, at least 16M`, "use a size like 512M or 1G");
+  if (!Number.isInteger(mib) || mib < 16) throw new VmSpecError(`Invalid memory size ${show(value)}: it must be a whole number of MiB, at least 16M`, "use a size like 512M or 1G");
   if (mib === 2048) throw new VmSpecError("Memory of exactly 2 GiB is refused: QEMU microvm is known to hang with it", "use 2047M or 2049M, or 1G / 3G");
-  if (mib > 1024 * 1024) throw new VmSpecError(`Memory size ${JSON.stringify(value)} is larger than 1 TiB`, "use a smaller size");
+  if (mib > 1024 * 1024) throw new VmSpecError(`Memory size ${show(value)} is larger than 1 TiB`, "use a smaller size");
   return mib;
 }
 
 /** A CPU count from 1 to 255. */
 export function parseCpus(value: string | number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 255) throw new VmSpecError(`Invalid CPU count ${JSON.stringify(value)}`, "use a whole number from 1 to 255");
+  if (!Number.isInteger(n) || n < 1 || n > 255) throw new VmSpecError(`Invalid CPU count ${show(value)}`, "use a whole number from 1 to 255");
   return n;
 }
 

@@ -47,7 +47,8 @@ function share(spec: string): ShareOption {
   const readonly = parts[parts.length - 1] === "ro";
   if (readonly) parts.pop();
   const [path, mountpoint] = parts;
-  if (!path) throw new UsageError(`Invalid --share ${spec}`, "use --share DIR[:GUESTDIR][:ro]");
+  // "a:b:c" or "a:" would otherwise drop a part silently.
+  if (!path || parts.length > 2 || mountpoint === "") throw new UsageError(`Invalid --share ${spec}`, "use --share DIR[:GUESTDIR][:ro]");
   return { path, mountpoint, readonly };
 }
 

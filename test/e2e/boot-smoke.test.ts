@@ -1,0 +1,47 @@
+/**
+ * A smoke boot on both runtimes, in-process: build (or reuse) the default
+ * kernel from Debian's linux-source-6.1 and the default initramfs, boot
+ * them under TCG, run a command. On Node it also runs 20 boots in a row.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { initramfs } from "../../lib/build-initramfs.ts";
+import { memoryLogger } from "../../lib/log.ts";
+import { execInVm } from "../../lib/vm-exec.ts";
+import { defaultKernel, prepareVm } from "../../lib/vm-prepare.ts";
+import { onDeno, testCache } from "../helpers.ts";
+import type { MicroVM } from "../../lib/microvm.ts";
+
+const env = { ...process.env, MICROFORGE_CACHE: testCache };
+let vm: MicroVM;
+
+async function capture(command: string[]) {
+  let out = "";
+  const r = await execInVm(vm, command, { stdout: (c) => (out += new TextDecoder().decode(c)), stderr: () => undefined, timeoutMs: 60_000 });
+  return { ...r, out };
+}
+
+test(`smoke boot on ${onDeno ? "Deno" : "Node"}: the default kernel runs a command`, { timeout: 30 * 60_000 }, async () => {
+  const log = memoryLogger();
+  const kernel = await defaultKernel({ kernelSource: "debian", kernelVersion: "6.1", env, log, quiet: true });
+  const rd = await initramfs({ busybox: "host", env, log });
+  vm = await prepareVm({ kernel, initrd: rd, accel: "tcg", env, log });
+  const r = await capture(["uname", "-r"]);
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.out, "6.1.192\n");
+  assert.ok(r.timings.initMarkerMs! > r.timings.runInitMs!, JSON.stringify(r.timings));
+});
+
+test("20 scripted boots in a row all succeed", { skip: onDeno ? "Node only" : false, timeout: 10 * 60_000 }, async () => {
+  assert.ok(vm, "needs the smoke boot");
+  const walls: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const start = Date.now();
+    const r = await capture(["sh", "-c", `echo boot-${i}`]);
+    walls.push(Date.now() - start);
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.out, `boot-${i}\n`);
+  }
+  walls.sort((a, b) => a - b);
+  console.log(`20 boots: median ${walls[10]} ms, min ${walls[0]} ms, max ${walls[19]} ms`);
+});

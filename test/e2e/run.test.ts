@@ -1,0 +1,154 @@
+/**
+ * Scripted and emitted microVM runs under TCG with the kernel microforge
+ * builds (default features, from Debian's linux-source-6.1): exit codes,
+ * stdout/stderr, stdin, 9p, networking, disks, timeouts, no orphans.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { cli, onDeno, tempDir } from "../helpers.ts";
+import { runCommand } from "../../lib/exec.ts";
+
+const skip = onDeno ? "boots VMs from the CLI; runs under Node (Deno has its own smoke boot)" : false;
+let kernel: string;
+let initrd: string;
+let base: string[];
+
+/** Run shell text (an emitted QEMU command), type `keys` at the guest's first shell prompt, wait for QEMU to exit. */
+function typeAtPrompt(script: string, keys: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("sh", ["-c", script], { stdio: ["pipe", "pipe", "pipe"] });
+    let output = "";
+    let typed = false;
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      output += d;
+      if (!typed && /\/ # /.test(output)) {
+        typed = true;
+        child.stdin.write(keys);
+      }
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (output += d));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+before(async () => {
+  if (skip) return;
+  const k = await cli(["kernel", "build", "--kernel-source", "debian", "--version", "6.1", "--json", "--quiet"]);
+  assert.equal(k.code, 0, k.stderr);
+  kernel = JSON.parse(k.stdout).bzImage;
+  const rd = await cli(["initramfs", "--busybox", "host", "--json", "--quiet"]);
+  assert.equal(rd.code, 0, rd.stderr);
+  initrd = JSON.parse(rd.stdout).path;
+  base = ["run", "--quiet", "--kernel", kernel, "--initrd", initrd, "--accel", "tcg"];
+}, { timeout: 30 * 60_000 });
+
+test("run -- CMD: stdout, stderr and the exit code come back apart", { skip, timeout: 120_000 }, async () => {
+  const r = await cli([...base, "--", "sh", "-c", "echo out; echo err >&2; exit 7"]);
+  assert.equal(r.stdout, "out\n");
+  assert.match(r.stderr, /^err$/m);
+  assert.doesNotMatch(r.stdout, /Linux version|Run \/init/);
+  assert.equal(r.code, 7);
+  assert.equal((await cli([...base, "--", "true"])).code, 0);
+  assert.equal((await cli([...base, "--", "false"])).code, 1);
+});
+
+test("the host's stdin reaches the command: echo hello | run -- cat", { skip, timeout: 60_000 }, async () => {
+  const r = await cli([...base, "--", "cat"], { input: "hello\n" });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "hello\n");
+});
+
+test("a 9p share: the guest reads a host file; read-write, its file lands on the host", { skip, timeout: 60_000 }, async () => {
+  const dir = await tempDir("share-");
+  await writeFile(join(dir, "from-host.txt"), "written by the host\n");
+  const r = await cli([...base, "--share", dir, "--", "sh", "-c", "pwd; cat from-host.txt; echo from-guest > from-guest.txt"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "/mnt/share\nwritten by the host\n");
+  assert.equal(await readFile(join(dir, "from-guest.txt"), "utf8"), "from-guest\n");
+  const ro = await cli([...base, "--share", `${dir}:/data:ro`, "--", "sh", "-c", "cat /data/from-host.txt && echo x > /data/nope"]);
+  assert.notEqual(ro.code, 0);
+  assert.match(ro.stderr, /Read-only file system/);
+});
+
+test("user networking: DHCP in the guest, and the host's HTTP server through 10.0.2.2", { skip, timeout: 60_000 }, async () => {
+  const server: Server = createServer((_req, res) => res.end("hello from the host server\n"));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const r = await cli([...base, "--net", "--", "sh", "-c", `ip -4 addr show eth0 | grep -o 'inet [0-9.]*'; wget -q -O - http://10.0.2.2:${port}/`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "inet 10.0.2.15\nhello from the host server\n");
+  } finally {
+    server.close();
+  }
+});
+
+test("a virtio-blk disk is /dev/vda with the right size", { skip, timeout: 60_000 }, async () => {
+  const img = join(await tempDir("disk-"), "disk.img");
+  await runCommand(["truncate", "-s", "8M", img]);
+  const r = await cli([...base, "--disk", img, "--", "cat", "/sys/block/vda/size"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), String((8 * 1024 * 1024) / 512));
+});
+
+test("emit's command, pasted into sh, boots the same VM, also with a space in the kernel path", { skip, timeout: 120_000 }, async () => {
+  const dir = join(await tempDir("emit-"), "dir with space");
+  await mkdir(dir);
+  await copyFile(kernel, join(dir, "bzImage"));
+  for (const k of [kernel, join(dir, "bzImage")]) {
+    const emitted = await cli(["emit", "--quiet", "--kernel", k, "--initrd", initrd, "--accel", "tcg"]);
+    assert.equal(emitted.code, 0, emitted.stderr);
+    assert.match(emitted.stdout, /^ {2}-M microvm,x-option-roms=off,acpi=off,accel=tcg \\$/m);
+    const r = await typeAtPrompt(emitted.stdout, "echo typed-$((6*7))\nexit\n");
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /microforge: \/init started/);
+    assert.match(r.output, /typed-42/);
+  }
+  const oneLine = await cli(["emit", "--quiet", "--one-line", "--kernel", join(dir, "bzImage"), "--initrd", initrd, "--accel", "tcg"]);
+  assert.match(oneLine.stdout, /'\/[^']*dir with space\/bzImage'/);
+});
+
+test("a guest that hangs hits the timeout: exit 124, the console tail, and no QEMU left", { skip, timeout: 60_000 }, async () => {
+  const marker = join(await tempDir("hang-"), "initrd.cpio.gz");
+  await copyFile(initrd, marker);
+  const r = await cli(["run", "--quiet", "--kernel", kernel, "--initrd", marker, "--accel", "tcg", "--timeout", "8", "--", "sleep", "1000"]);
+  assert.equal(r.code, 124, r.stderr);
+  assert.match(r.stderr, /did not finish within 8 s[\s\S]*last console lines/);
+  const left = await runCommand(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true });
+  assert.equal(left.stdout.trim(), "", "a QEMU process survived");
+});
+
+test("a kernel panic is exit 255 with the kernel's last lines", { skip, timeout: 60_000 }, async () => {
+  // /init is not found (rdinit), and neither is init=: the kernel panics, and with panic=-1 QEMU exits.
+  const r = await cli([...base, "--append", "rdinit=/nonexistent", "--append", "init=/nonexistent", "--", "true"]);
+  assert.equal(r.code, 255);
+  assert.match(r.stderr, /kernel panicked[\s\S]*Kernel panic - not syncing/i);
+});
+
+test("SIGTERM to microforge while a VM runs leaves no QEMU behind", { skip, timeout: 60_000 }, async () => {
+  const marker = join(await tempDir("term-"), "initrd.cpio.gz");
+  await copyFile(initrd, marker);
+  const { tsRunner, repoRoot } = await import("../helpers.ts");
+  const [cmd, ...pre] = tsRunner("node");
+  const child = spawn(cmd, [...pre, join(repoRoot, "lib", "cli.ts"), "run", "--quiet", "--kernel", kernel, "--initrd", marker, "--accel", "tcg", "--", "sleep", "1000"], { stdio: "ignore" });
+  // Wait until QEMU is up, then stop microforge.
+  for (let i = 0; i < 100; i++) {
+    if ((await runCommand(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true })).stdout.trim()) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok((await runCommand(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true })).stdout.trim(), "QEMU never started");
+  child.kill("SIGTERM");
+  const code = await new Promise((r) => child.once("close", (c, s) => r(c ?? s)));
+  assert.equal(code, 143);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await runCommand(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true })).stdout.trim(), "", "a QEMU process survived");
+});

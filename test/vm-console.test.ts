@@ -1,0 +1,84 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { watchConsole } from "../lib/vm-console.ts";
+
+const banner = "microforge: /init started";
+
+/** A clock the test moves by hand; QEMU was spawned at 1000. */
+function clock() {
+  const c = { t: 1000, now: () => c.t };
+  return c;
+}
+
+test("boot timings are taken from the first byte, the kernel's Run /init line and the init banner", () => {
+  const c = clock();
+  const watch = watchConsole(banner, 1000, c.now);
+  c.t = 1005;
+  watch.feed("");
+  assert.equal(watch.timings.firstOutputMs, undefined);
+  c.t = 1050;
+  watch.feed("[    0.000000] Linux version 6.1.0\n");
+  c.t = 1300;
+  watch.feed("[    0.530000] Run /init as init process\n");
+  c.t = 1320;
+  watch.feed(`${banner}\n`);
+  c.t = 1400;
+  watch.feed("[    0.900000] Run /init as init process\n");
+  watch.feed(`${banner}\n`);
+  assert.deepEqual(watch.timings, { firstOutputMs: 50, runInitMs: 300, initMarkerMs: 320 });
+});
+
+test("a line split across chunks counts when it is complete", () => {
+  const c = clock();
+  const watch = watchConsole(banner, 1000, c.now);
+  c.t = 1100;
+  watch.feed("[    0.5] Run /in");
+  assert.equal(watch.timings.runInitMs, undefined);
+  c.t = 1150;
+  watch.feed("it as init process\r\nmicroforge: /in");
+  c.t = 1200;
+  watch.feed("it started\r");
+  assert.equal(watch.timings.initMarkerMs, undefined);
+  c.t = 1210;
+  watch.feed("\n$ ");
+  assert.deepEqual(watch.timings, { firstOutputMs: 100, runInitMs: 150, initMarkerMs: 210 });
+  assert.equal(watch.tail(), `[    0.5] Run /init as init process\n${banner}\n$ `);
+});
+
+test("a kernel panic is noticed, even when its line arrives in pieces", () => {
+  const watch = watchConsole(banner, 0, () => 0);
+  watch.feed("[    1.0] Kernel panic - not ");
+  assert.equal(watch.panicked, false);
+  watch.feed("syncing: Attempted to kill init! exitcode=0x00000100\n");
+  assert.equal(watch.panicked, true);
+});
+
+test("ordinary output is not a panic", () => {
+  const watch = watchConsole(banner, 0, () => 0);
+  watch.feed("echo 'Kernel panic' is just text\nKernel panic test\n");
+  assert.equal(watch.panicked, false);
+});
+
+test("the tail keeps only the last lines", () => {
+  const watch = watchConsole(banner, 0, () => 0, 5);
+  for (let i = 1; i <= 100; i++) watch.feed(`line ${i}\n`);
+  assert.equal(watch.tail(3), "line 98\nline 99\nline 100");
+  assert.equal(watch.tail(50), "line 96\nline 97\nline 98\nline 99\nline 100");
+});
+
+test("the tail shows 20 lines by default and includes an unfinished last line", () => {
+  const watch = watchConsole(banner, 0, () => 0);
+  watch.feed(Array.from({ length: 30 }, (_, i) => `line ${i + 1}\n`).join("") + "/ # ");
+  const tail = watch.tail().split("\n");
+  assert.equal(tail.length, 20);
+  assert.equal(tail[0], "line 12");
+  assert.equal(tail.at(-1), "/ # ");
+});
+
+test("an endless line without a newline is kept bounded", () => {
+  const watch = watchConsole(banner, 0, () => 0);
+  for (let i = 0; i < 100; i++) watch.feed("x".repeat(1000));
+  assert.ok(watch.tail().length <= 4096, `tail is ${watch.tail().length} characters`);
+  watch.feed("END\n");
+  assert.match(watch.tail(), /xEND$/);
+});
