@@ -3,7 +3,7 @@
  * builds (default features, from Debian's linux-source-6.1): exit codes,
  * stdout/stderr, stdin, 9p, networking, disks, timeouts, no orphans.
  */
-import { after, before, test } from "node:test";
+import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
