@@ -14,7 +14,7 @@ import { type LockOptions, lockedKernel } from "./locked-artifacts.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { type Disk, type MachineProps, MicroVM, type Net } from "./microvm.ts";
 import { findQbootOrThrow, findQemuOrThrow } from "./qemu-host.ts";
-import { checkKernelArg } from "./vm-values.ts";
+import { checkKernelArg, parseCpus, parseMemory } from "./vm-values.ts";
 
 /** A host directory to share, mounted in the guest at `mountpoint` (default /mnt/share, /mnt/share1, ...). */
 export interface ShareOption {
@@ -66,6 +66,10 @@ export async function defaultKernel(o: VmOptions = {}): Promise<KernelBuild> {
 export async function prepareVm(o: VmOptions = {}): Promise<MicroVM> {
   const log = o.log ?? stderrLogger({ quiet: o.quiet });
   const env = o.env ?? process.env;
+  // Refuse bad values before any long work (kernel build, KVM probe).
+  parseMemory(o.memory ?? 512);
+  if (o.cpus !== undefined) parseCpus(o.cpus);
+  (o.append ?? []).forEach(checkKernelArg);
   const qemu = await findQemuOrThrow({ env });
   const bios = await findQbootOrThrow(qemu, { env });
   const kernel = typeof o.kernel === "string" ? o.kernel : o.kernel ?? (await defaultKernel({ ...o, log }));

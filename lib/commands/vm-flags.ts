@@ -25,7 +25,7 @@ export const vmFlags: FlagSpec[] = [
   { name: "hostfwd", type: "strings", description: "forward a host port: HOSTPORT:GUESTPORT or tcp::8080-:80 (implies --net)" },
   { name: "share", type: "strings", description: "share a host directory over 9p: DIR[:GUESTDIR][:ro] (default /mnt/share)" },
   { name: "cwd", type: "string", description: "guest working directory (default: the first share)" },
-  { name: "qemu-arg", type: "strings", description: "raw QEMU argument, appended last" },
+  { name: "qemu-arg", type: "strings", description: "raw QEMU argument, appended last (write --qemu-arg=-s for words that start with -)" },
   ...lockFlags,
 ];
 
