@@ -9,6 +9,7 @@ import { cacheRoot } from "./cache-dir.ts";
 import { type PackOptions, type PackResult, packInitramfs } from "./initramfs.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { type RootfsSpec, rootfsEntries } from "./rootfs.ts";
+import { recipeContext } from "./recipe-context.ts";
 
 /** Options of {@linkcode initramfs}. */
 export interface InitramfsOptions extends Omit<RootfsSpec, "busybox">, PackOptions {
@@ -33,7 +34,9 @@ export async function initramfs(options: InitramfsOptions = {}): Promise<Initram
   const env = options.env ?? process.env;
   const busybox = typeof options.busybox === "object" ? options.busybox : await resolveBusybox(options.busybox, { log, env, version: options.busyboxVersion });
   log.step(`packing initramfs (busybox ${busybox.version ?? "?"} from ${busybox.origin})`);
-  const entries = await rootfsEntries({ busybox: busybox.path, init: options.init, extra: options.extra });
+  // Recipes find templates in their own templates/ first.
+  const init = options.init && !("content" in options.init) ? { templateDirs: [recipeContext().templates], ...options.init } : options.init ?? { templateDirs: [recipeContext().templates] };
+  const entries = await rootfsEntries({ busybox: busybox.path, init, extra: options.extra });
   const dir = join(cacheRoot(env), "initramfs");
   const memberCache = join(cacheRoot(env), "gzip-members");
   const result = await packInitramfs(entries, options.output ?? join(dir, "building.cpio.gz"), { memberCache, ...options });

@@ -4,12 +4,23 @@
  *
  * @example
  * ```ts
- * import { initramfs } from "../lib/mod.ts";
- * const rd = await initramfs({ busybox: "auto", init: { vars: { hostname: "vm1" } } });
- * console.log(rd.path, rd.sha256);
+ * import { ask, busybox, initramfs, kernel, microvm } from "../lib/mod.ts";
+ * const opts = await ask({ kernel: { type: "kernel", default: "longterm" }, memory: { type: "string", default: "512M" } });
+ * const k = await kernel({ version: opts.kernel as string });
+ * const rd = await initramfs({ busybox: await busybox() });
+ * const vm = await microvm({ kernel: k, initrd: rd, memory: opts.memory as string });
+ * console.log(vm.toShell());
+ * const r = await vm.exec(["uname", "-a"]); // or: await vm.run()
  * ```
  */
 export { $, argv, chalk, fs, path } from "zx";
+export { busybox, kernel, microvm, Vm } from "./dsl.ts";
+export type { KernelOptions } from "./dsl.ts";
+export { ask } from "./ask.ts";
+export type { AskContext, AskOption } from "./ask.ts";
+export type { KernelBuild } from "./kernel-build.ts";
+export type { VmOptions } from "./vm-prepare.ts";
+export type { ExecOptions, ExecResult } from "./vm-exec.ts";
 export { initramfs } from "./build-initramfs.ts";
 export type { Initramfs, InitramfsOptions } from "./build-initramfs.ts";
 export { debianBusybox, resolveBusybox } from "./busybox.ts";
@@ -32,6 +43,7 @@ export { runHostChecks } from "./host-checks.ts";
 export type { HostItem } from "./host-checks.ts";
 export { shellJoin, shellQuote } from "./shell-quote.ts";
 export {
+  BootTimeoutError,
   BusyboxError,
   ChecksumError,
   CommandError,

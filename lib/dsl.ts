@@ -1,0 +1,99 @@
+/**
+ * The recipe DSL's steps: `kernel()`, `busybox()`, `microvm()`. Each is
+ * cached, prints one status line, uses the recipe's lock file and its own
+ * `templates/` (before the built-in ones), and returns a plain object.
+ */
+import { type Busybox, type BusyboxSource } from "./busybox.ts";
+import { buildKernel, type KernelBuild } from "./kernel-build.ts";
+import { DEFAULT_FEATURES } from "./kernel-fragments.ts";
+import { lockedBusybox, lockedKernel } from "./locked-artifacts.ts";
+import { type Logger, stderrLogger } from "./log.ts";
+import type { MicroVM } from "./microvm.ts";
+import { recipeContext } from "./recipe-context.ts";
+import { formatCommand, formatScript } from "./shell-command.ts";
+import { type ExecOptions, type ExecResult, execInVm } from "./vm-exec.ts";
+import { runInteractive } from "./vm-interactive.ts";
+import { prepareVm, type VmOptions } from "./vm-prepare.ts";
+
+/** Options of {@linkcode kernel}. */
+export interface KernelOptions {
+  /** Version spec: "longterm" (default), "latest", "6.6", "^6.1", ... */
+  version?: string;
+  /** "auto" (default), "kernel.org", "debian", or a tarball path. */
+  source?: string;
+  /** Feature fragments (default virtio, blk, net, 9p, console). */
+  features?: readonly string[];
+  /** Your own fragment files or templates. */
+  fragments?: readonly string[];
+  /** Single `CONFIG_X=y` overrides, applied last. */
+  overrides?: readonly string[];
+  /** Options the config templates see as `opts`. */
+  opts?: Record<string, unknown>;
+  allowDropped?: boolean;
+  makeVars?: readonly string[];
+  log?: Logger;
+  quiet?: boolean;
+}
+
+/** Build (or reuse) a kernel for this recipe. */
+export async function kernel(o: KernelOptions = {}): Promise<KernelBuild> {
+  const ctx = recipeContext();
+  const log = o.log ?? stderrLogger({ quiet: o.quiet });
+  const tarball = await lockedKernel(o.version ?? "longterm", { source: o.source, log, quiet: o.quiet, lock: ctx.lock });
+  return await buildKernel({
+    tarball,
+    features: o.features ?? DEFAULT_FEATURES,
+    fragments: o.fragments,
+    overrides: o.overrides,
+    opts: o.opts,
+    allowDropped: o.allowDropped,
+    makeVars: o.makeVars,
+    templateDirs: [ctx.templates],
+    log,
+    quiet: o.quiet,
+  });
+}
+
+/** Find (or download) a static busybox for this recipe, pinned in its lock file. */
+export async function busybox(o: { version?: string; source?: BusyboxSource; log?: Logger; quiet?: boolean } = {}): Promise<Busybox> {
+  const ctx = recipeContext();
+  const log = o.log ?? stderrLogger({ quiet: o.quiet });
+  const bb = await lockedBusybox(o.version ?? "latest", o.source ?? "auto", { log, quiet: o.quiet, lock: ctx.lock });
+  log.step(`busybox ${bb.version ?? "?"} (${bb.origin})`);
+  return bb;
+}
+
+/** A microVM a recipe can print, boot, or run commands in. */
+export class Vm {
+  constructor(readonly machine: MicroVM) {}
+
+  /** The QEMU argv. */
+  toArgv(): string[] {
+    return this.machine.toArgv();
+  }
+
+  /** The command to paste into a shell (one option per line, or `{ oneLine: true }`). */
+  toShell(options: { oneLine?: boolean } = {}): string {
+    return formatCommand(this.toArgv(), options);
+  }
+
+  /** A standalone POSIX sh script that boots the VM. */
+  toScript(): string {
+    return formatScript(this.toArgv());
+  }
+
+  /** Boot with the console on this terminal; resolves to QEMU's exit status when the guest powers off. */
+  run(): Promise<number> {
+    return runInteractive(this.machine);
+  }
+
+  /** Boot a fresh VM, run `command`, resolve to its exit status and boot timings. */
+  exec(command: readonly string[], options?: ExecOptions): Promise<ExecResult> {
+    return execInVm(this.machine, command, options);
+  }
+}
+
+/** Describe a microVM: kernel and initramfs (built by the steps above), memory, devices. */
+export async function microvm(o: VmOptions = {}): Promise<Vm> {
+  return new Vm(await prepareVm({ lock: recipeContext().lock, ...o }));
+}
