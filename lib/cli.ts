@@ -15,9 +15,10 @@ import { cacheCommand } from "./commands/cache.ts";
 import { kernelCommand } from "./commands/kernel.ts";
 import { runCommand } from "./commands/run.ts";
 import { emitCommand } from "./commands/emit.ts";
+import { buildCommand } from "./commands/build.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [runCommand, emitCommand, doctorCommand, versionsCommand, fetchCommand, kernelCommand, initramfsCommand, cacheCommand];
+export const commands: readonly Command[] = [runCommand, emitCommand, buildCommand, doctorCommand, versionsCommand, fetchCommand, kernelCommand, initramfsCommand, cacheCommand];
 
 function mainHelp(): string {
   const rows = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

@@ -99,3 +99,8 @@ export function parseFlags(cmd: Command, argv: readonly string[]): ParsedArgs {
   }
   return parsed;
 }
+
+/** A repeatable flag whose values may also be comma-separated (`--features a,b --features c`). */
+export function listFlag(args: ParsedArgs, name: string): string[] {
+  return ((args[name] as string[] | undefined) ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+}

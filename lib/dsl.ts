@@ -4,6 +4,7 @@
  * `templates/` (before the built-in ones), and returns a plain object.
  */
 import { type Busybox, type BusyboxSource } from "./busybox.ts";
+import { MicroforgeError } from "./errors.ts";
 import { buildKernel, type KernelBuild } from "./kernel-build.ts";
 import { DEFAULT_FEATURES } from "./kernel-fragments.ts";
 import { lockedBusybox, lockedKernel } from "./locked-artifacts.ts";
@@ -11,6 +12,7 @@ import { type Logger, stderrLogger } from "./log.ts";
 import type { MicroVM } from "./microvm.ts";
 import { recipeContext } from "./recipe-context.ts";
 import { formatCommand, formatScript } from "./shell-command.ts";
+import { findTemplate } from "./template.ts";
 import { type ExecOptions, type ExecResult, execInVm } from "./vm-exec.ts";
 import { runInteractive } from "./vm-interactive.ts";
 import { prepareVm, type VmOptions } from "./vm-prepare.ts";
@@ -43,7 +45,8 @@ export async function kernel(o: KernelOptions = {}): Promise<KernelBuild> {
   return await buildKernel({
     tarball,
     features: o.features ?? DEFAULT_FEATURES,
-    fragments: o.fragments,
+    // Fragments given by name ("kernel/extra.config.ejs") come from the recipe's templates/ first.
+    fragments: o.fragments?.map((f) => findTemplate(f, [ctx.templates])),
     overrides: o.overrides,
     opts: o.opts,
     allowDropped: o.allowDropped,
@@ -85,6 +88,23 @@ export class Vm {
   /** Boot with the console on this terminal; resolves to QEMU's exit status when the guest powers off. */
   run(): Promise<number> {
     return runInteractive(this.machine);
+  }
+
+  /**
+   * What most recipes end with: with a `command` (the words after `--`), run
+   * it in a fresh VM and resolve to its exit status (124 on timeout, 255 on a
+   * guest failure, with the reason on stderr); without one, the interactive shell.
+   */
+  async start(command: readonly string[] = [], options: ExecOptions = {}): Promise<number> {
+    if (!command.length) return await this.run();
+    const stdin = process.stdin.isTTY ? null : (process.stdin as AsyncIterable<Uint8Array>);
+    try {
+      return (await this.exec(command, { stdin, ...options })).exitCode;
+    } catch (err) {
+      if (!(err instanceof MicroforgeError)) throw err;
+      process.stderr.write(`microforge: ${err.message}\n`);
+      return err.exitCode === 1 ? 255 : err.exitCode;
+    }
   }
 
   /** Boot a fresh VM, run `command`, resolve to its exit status and boot timings. */

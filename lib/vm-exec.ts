@@ -32,6 +32,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** The line /init prints first (see the init template's banner). */
   banner?: string;
+  /** Stop the VM early (e.g. a server recipe that is done); the result then has exit code 130. */
+  signal?: AbortSignal;
 }
 
 /** What a scripted run gives back. */
@@ -109,14 +111,18 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     }
     const timeoutMs = options.timeoutMs ?? 120_000;
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const stop = () => {
       try {
         process.kill(-child.pid!, "SIGKILL");
       } catch {
         child.kill("SIGKILL");
       }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
     }, timeoutMs);
+    options.signal?.addEventListener("abort", stop, { once: true });
     let ended: { code: number | null; signal: string | null };
     try {
       ended = await exited;
@@ -128,6 +134,7 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     // QEMU has closed its ends; wait (briefly) for what is still in flight.
     await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, 2000))]);
     if (timedOut) throw new BootTimeoutError(timeoutMs / 1000, watch.tail());
+    if (options.signal?.aborted) return { exitCode: 130, timings: watch.timings, console: watch.tail() };
     if (ended.code !== 0 && !watch.timings.firstOutputMs) {
       throw new CommandError(argv, ended.code, ended.signal, qemuErr, "QEMU could not start this VM; check the paths and options above");
     }

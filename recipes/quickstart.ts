@@ -1,23 +1,27 @@
 #!/usr/bin/env -S npx tsx
 /**
- * Quickstart: the blog post, step by step. For now it builds the busybox
- * initramfs with the blog's /init; building the kernel and booting it come
- * with the kernel and QEMU steps of the DSL.
+ * Quickstart — the blog post, step for step: a kernel from `make allnoconfig`
+ * plus the blog's options, a static busybox, the blog's /init, and the blog's
+ * QEMU command, printed and then run. You land at the `/ #` shell; `exit`
+ * powers the VM off and returns you to the host.
  *
- *   npx tsx recipes/quickstart.ts [--busybox auto|host|debian|PATH] [-o FILE]
- *   deno run -A recipes/quickstart.ts
+ *   npx tsx recipes/quickstart.ts            (or: deno run -A recipes/quickstart.ts)
+ *   npx tsx recipes/quickstart.ts --yes -- uname -a     (scripted: run a command, exit with its code)
  */
-import { argv, initramfs } from "../lib/mod.ts";
+import { ask, busybox, initramfs, kernel, microvm } from "../lib/mod.ts";
+import { parseMemory } from "../lib/vm-values.ts";
 
-if (argv.help || argv.h) {
-  console.log(`Usage: quickstart [--busybox auto|host|debian|PATH] [-o FILE]
+const opts = await ask<{ kernel: string; memory: string; features: string; _: string[] }>({
+  kernel: { type: "kernel", message: "Kernel version", default: "longterm" },
+  memory: { type: "string", message: "Guest memory", default: "512M", validate: (v) => (parseMemory(String(v)), true) },
+  features: { type: "string", message: "Kernel features beyond the blog's options (none for the blog's exact set)", default: "virtio,blk,net,9p,console" },
+}, { description: "Quickstart: build a tiny kernel and a busybox initramfs, boot them as a QEMU microVM, land in a shell.", dir: import.meta.dirname });
 
-Builds the blog's initramfs: static busybox, /init that mounts proc, sysfs,
-devtmpfs and tmpfs and starts a shell.`);
-  process.exit(0);
-}
-
-const rd = await initramfs({ busybox: argv.busybox ?? "auto", output: argv.o ?? argv.output });
-console.log(`initramfs: ${rd.path}`);
-console.log(`  ${rd.size} bytes, sha256 ${rd.sha256}`);
-console.log(`  busybox ${rd.busybox.version} (${rd.busybox.origin})`);
+// 1. The kernel: allnoconfig + the blog's options (templates/kernel/base.config.ejs) + features.
+const k = await kernel({ version: opts.kernel, features: opts.features === "none" ? [] : opts.features.split(",") });
+// 2. Busybox, static, and 3. the initramfs with the blog's /init (templates/init.sh.ejs).
+const rd = await initramfs({ busybox: await busybox() });
+// 4. The blog's QEMU command: printed, then run.
+const vm = await microvm({ kernel: k, initrd: rd, memory: opts.memory });
+console.log(vm.toShell());
+process.exit(await vm.start(opts._));

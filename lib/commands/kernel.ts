@@ -4,7 +4,7 @@
  */
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { Command, ParsedArgs } from "../command.ts";
+import { type Command, listFlag, type ParsedArgs } from "../command.ts";
 import { cacheRoot } from "../cache-dir.ts";
 import { UsageError } from "../errors.ts";
 import { buildKernel, reproducibleEnv } from "../kernel-build.ts";
@@ -18,7 +18,7 @@ import { kernelSourceFlag, lockFlags, lockOptions, selectionFlags } from "./sour
 import { DEFAULT_SPEC } from "./versions.ts";
 
 function features(args: ParsedArgs): string[] {
-  const list = (args.features as string[]).flatMap((f) => f.split(",")).map((f) => f.trim()).filter(Boolean);
+  const list = listFlag(args, "features");
   return list.length ? list : [...DEFAULT_FEATURES];
 }
 

@@ -2,7 +2,7 @@
  * Flags that describe a VM, shared by `run` and `emit`, and their mapping
  * to {@linkcode VmOptions}.
  */
-import type { FlagSpec, ParsedArgs } from "../command.ts";
+import { type FlagSpec, listFlag, type ParsedArgs } from "../command.ts";
 import { UsageError } from "../errors.ts";
 import type { Disk, MachineProps } from "../microvm.ts";
 import type { ShareOption, VmOptions } from "../vm-prepare.ts";
@@ -60,7 +60,7 @@ function disk(spec: string): Disk {
 /** The VM options the flags ask for. */
 export function vmOptions(args: ParsedArgs): VmOptions {
   const hostfwd = args.hostfwd as string[];
-  const features = (args.features as string[]).flatMap((f) => f.split(",")).filter(Boolean);
+  const features = listFlag(args, "features");
   return {
     kernel: args.kernel as string | undefined,
     kernelVersion: args["kernel-version"] as string | undefined,
