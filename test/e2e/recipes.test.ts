@@ -80,7 +80,7 @@ test("npm start in a terminal: the quickstart shell takes input, and exit ends t
   await writeFile(script, `${exports}\ncd '${repoRoot}'\nnpm start\necho "NPM-START-EXIT=$?"\nsleep 600\n`);
   await runCommand(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", "sh", script]);
   try {
-    await waitFor(session, /^\/ # $/m, 15 * 60_000);
+    await waitFor(session, /^\/ #\s*$/m, 15 * 60_000);
     await runCommand(["tmux", "send-keys", "-t", session, "echo ok-from-$((6*7))-guest; exit", "Enter"]);
     const text = await waitFor(session, /NPM-START-EXIT=\d+/, 60_000);
     assert.match(text, /^ok-from-42-guest$/m);
