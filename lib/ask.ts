@@ -90,7 +90,9 @@ async function kernelChoices(): Promise<{ name: string; value: string }[]> {
 
 /** Resolve every option in `defs`: flags, environment, saved answers, prompts, defaults. */
 export async function ask<T extends Record<string, unknown> = Record<string, unknown>>(defs: Record<string, AskOption>, ctx: AskContext = {}): Promise<T> {
-  const argv = minimist([...(ctx.argv ?? process.argv.slice(2))], { boolean: ["yes", "save", "help", "update", "locked"], string: ["_"] });
+  // Values stay strings unless the option is a number or boolean: "--kernel 6.10" must not become 6.1.
+  const strings = Object.entries(defs).filter(([, d]) => d.type !== "number" && d.type !== "boolean").map(([n]) => kebab(n));
+  const argv = minimist([...(ctx.argv ?? process.argv.slice(2))], { boolean: ["yes", "save", "help", "update", "locked"], string: ["_", ...strings] });
   if (argv.help) {
     process.stdout.write(askHelp(defs, ctx.description));
     (ctx.exit ?? ((code: number) => process.exit(code)))(0);

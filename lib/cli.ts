@@ -16,9 +16,10 @@ import { kernelCommand } from "./commands/kernel.ts";
 import { runCommand } from "./commands/run.ts";
 import { emitCommand } from "./commands/emit.ts";
 import { buildCommand } from "./commands/build.ts";
+import { newCommand } from "./commands/new.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [runCommand, emitCommand, buildCommand, doctorCommand, versionsCommand, fetchCommand, kernelCommand, initramfsCommand, cacheCommand];
+export const commands: readonly Command[] = [runCommand, emitCommand, buildCommand, newCommand, doctorCommand, versionsCommand, fetchCommand, kernelCommand, initramfsCommand, cacheCommand];
 
 function mainHelp(): string {
   const rows = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

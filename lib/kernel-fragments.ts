@@ -100,6 +100,9 @@ export function kernelConfigRequest(options: ConfigRequestOptions): ConfigReques
   if (options.overrides?.length) layers.push({ name: "command line", symbols: new Map(options.overrides.map(parseOverride)) });
   const requested = new Map<string, string>();
   for (const layer of layers) for (const [k, v] of layer.symbols) requested.set(k, v);
-  const header = `# microforge kernel config for ${options.version}: ${layers.map((l) => l.name).join(" → ")}\n`;
+  // The header is part of the build's cache key: name only layers that set symbols, files by their base name,
+  // so a comment-only fragment or the same fragment in another directory reuses the same kernel.
+  const named = layers.filter((l) => l.symbols.size).map((l) => l.name.replace(/^file .*\//, "file "));
+  const header = `# microforge kernel config for ${options.version}: ${named.join(" → ")}\n`;
   return { layers, requested, fragment: header + renderFragment(requested) };
 }
