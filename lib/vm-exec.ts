@@ -99,7 +99,8 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
       child.once("close", (code, signal) => res({ code, signal }));
     });
     void sockets.cmd.then((s) => s.on("error", () => undefined).end(shellJoin(command) + "\n"));
-    void sockets.stdin.then((s) => feedStdin(s, options.stdin));
+    // Feeding stdin ends early when the guest is gone (we destroy the stream below); that is not an error.
+    void sockets.stdin.then((s) => feedStdin(s, options.stdin)).catch(() => undefined);
     const drained: Promise<void>[] = [];
     const out = options.stdout ?? ((c: Uint8Array) => process.stdout.write(c));
     const err = options.stderr ?? ((c: Uint8Array) => process.stderr.write(c));
@@ -131,6 +132,9 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
       unregister();
     }
     watch.timings.exitMs = Date.now() - start;
+    // The guest is gone: stop reading our stdin (a pipe that never ends must not keep us alive).
+    const stdinStream = options.stdin as { destroy?: () => void } | null | undefined;
+    if (stdinStream && typeof stdinStream.destroy === "function") stdinStream.destroy();
     // QEMU has closed its ends; wait (briefly) for what is still in flight.
     await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, 2000))]);
     if (timedOut) throw new BootTimeoutError(timeoutMs / 1000, watch.tail());

@@ -72,5 +72,3 @@ test("every command has --help, and unknown flags are usage errors with a sugges
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /did you mean `microforge initramfs`/);
 });
-
-test("boots to /init in a QEMU microvm", { skip: "needs the kernel build and the QEMU runner (issues 4 and 5)" }, () => {});

@@ -152,3 +152,25 @@ test("SIGTERM to microforge while a VM runs leaves no QEMU behind", { skip, time
   await new Promise((r) => setTimeout(r, 300));
   assert.equal((await runCommand(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true })).stdout.trim(), "", "a QEMU process survived");
 });
+
+test("a stdin pipe that never ends does not keep microforge alive after the guest exits", { skip, timeout: 90_000 }, async () => {
+  const { tsRunner, repoRoot } = await import("../helpers.ts");
+  const [cmd, ...pre] = tsRunner("node");
+  const child = spawn(cmd, [...pre, join(repoRoot, "lib", "cli.ts"), ...base, "--", "true"], { stdio: ["pipe", "ignore", "ignore"] });
+  child.stdin.write("some input the command never reads\n"); // and never closed
+  const code = await new Promise((r) => child.once("close", (c) => r(c)));
+  assert.equal(code, 0);
+});
+
+test("--timings prints the boot phases and --timeline writes them as SVG", { skip, timeout: 60_000 }, async () => {
+  const svg = join(await tempDir("timeline-"), "boot.svg");
+  const r = await cli([...base, "--timings", "--timeline", svg, "--", "true"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^QEMU start \+ firmware\s+0 ms\s+\d+ ms/m);
+  assert.match(r.stderr, /^kernel boot\s+\d+ ms/m);
+  assert.match(r.stderr, /^total\s+\d+ ms\s+100\.0%$/m);
+  const text = await readFile(svg, "utf8");
+  assert.match(text, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.match(text, /kernel boot/);
+  assert.match(text, /<\/svg>\s*$/);
+});
