@@ -136,7 +136,9 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     const stdinStream = options.stdin as { destroy?: () => void } | null | undefined;
     if (stdinStream && typeof stdinStream.destroy === "function") stdinStream.destroy();
     // QEMU has closed its ends; wait (briefly) for what is still in flight.
-    await Promise.race([Promise.all(drained), new Promise((r) => setTimeout(r, 2000))]);
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all(drained), new Promise((r) => (grace = setTimeout(r, 2000)))]);
+    clearTimeout(grace); // a pending timer would keep the process alive for 2 s after every run
     if (timedOut) throw new BootTimeoutError(timeoutMs / 1000, watch.tail());
     if (options.signal?.aborted) return { exitCode: 130, timings: watch.timings, console: watch.tail() };
     if (ended.code !== 0 && !watch.timings.firstOutputMs) {
