@@ -19,8 +19,6 @@ import type { BootTimings } from "./vm-console.ts";
 export interface BootMarks extends BootTimings {
   /** The guest started the user's command. */
   commandStartMs?: number;
-  /** The user's command ended. */
-  commandEndMs?: number;
 }
 
 /** One span of the timeline, in ms from QEMU's spawn. */

@@ -107,7 +107,10 @@ export class Vm {
     }
   }
 
-  /** Boot a fresh VM, run `command`, resolve to its exit status and boot timings. */
+  /**
+   * Boot a fresh VM, run `command`, resolve to its exit status, boot timings
+   * and phases; `{ timeline: "boot.svg" }` also draws them as an SVG chart.
+   */
   exec(command: readonly string[], options?: ExecOptions): Promise<ExecResult> {
     return execInVm(this.machine, command, options);
   }

@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import { VmSpecError } from "./errors.ts";
+import { tcgBootTweaks } from "./fast-boot.ts";
 import { checkKernelArg, checkTag, parseCpus, parseHostfwd, parseMemory, qemuValue } from "./vm-values.ts";
 
 /** microvm machine properties (`-M microvm,pit=off,...`); unset means QEMU's default. */
@@ -58,6 +59,12 @@ export interface MicroVMSpec {
   kernelAcpi?: boolean;
   /** Extra kernel arguments, one per entry. */
   append?: readonly string[];
+  /** Add the TCG boot tweaks of fast-boot.ts (default true; only for one vCPU under TCG). */
+  fastBoot?: boolean;
+  /** The host TSC rate in kHz (`hostTscKhz()`), for the `tsc_early_khz` tweak under TCG. */
+  tscKhz?: number;
+  /** Pass `quiet`: the kernel prints only warnings on the console (scripted runs use it). */
+  quiet?: boolean;
   machine?: MachineProps;
   disks?: readonly Disk[];
   net?: Net | boolean;
@@ -123,11 +130,14 @@ export class MicroVM {
     return ["microvm", "x-option-roms=off", ...list, ...(kvm ? [] : ["accel=tcg"])].join(",");
   }
 
-  /** The kernel command line. */
+  /** The kernel command line: the blog's, `acpi=off` for a non-ACPI kernel, the TCG tweaks, `quiet`, then `append`. */
   cmdline(): string {
-    const acpi = this.spec.kernelAcpi ? [] : ["acpi=off"];
+    const s = this.spec;
+    const acpi = s.kernelAcpi ? [] : ["acpi=off"];
+    // The tweaks are measured on one vCPU; an SMP guest keeps the kernel's own timer setup.
+    const tweaks = s.accel !== "kvm" && s.fastBoot !== false && (s.cpus ?? 1) === 1 ? tcgBootTweaks(s.tscKhz).map((t) => t.arg) : [];
     const [console, ...rest] = BASE_CMDLINE;
-    return [console, ...acpi, ...rest, ...(this.spec.append ?? [])].join(" ");
+    return [console, ...acpi, ...rest, ...tweaks, ...(s.quiet ? ["quiet"] : []), ...(s.append ?? [])].join(" ");
   }
 
   /** The device arguments, in a fixed order (disks, network, shares, serial ports). */

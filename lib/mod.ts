@@ -10,7 +10,7 @@
  * const rd = await initramfs({ busybox: await busybox() });
  * const vm = await microvm({ kernel: k, initrd: rd, memory: opts.memory as string });
  * console.log(vm.toShell());
- * const r = await vm.exec(["uname", "-a"]); // or: await vm.run()
+ * const r = await vm.exec(["uname", "-a"], { timeline: "boot.svg" }); // or: await vm.run()
  * ```
  */
 export { $, argv, chalk, fs, path } from "zx";
@@ -21,6 +21,7 @@ export type { AskContext, AskOption } from "./ask.ts";
 export type { KernelBuild } from "./kernel-build.ts";
 export type { VmOptions } from "./vm-prepare.ts";
 export type { ExecOptions, ExecResult } from "./vm-exec.ts";
+export type { Phase } from "./boot-phases.ts";
 export { initramfs } from "./build-initramfs.ts";
 export type { Initramfs, InitramfsOptions } from "./build-initramfs.ts";
 export { debianBusybox, resolveBusybox } from "./busybox.ts";

@@ -9,6 +9,8 @@ export interface BootTimings {
   firstOutputMs?: number;
   runInitMs?: number;
   initMarkerMs?: number;
+  /** /init printed the command's exit status (the exit marker line). */
+  commandEndMs?: number;
   exitMs?: number;
 }
 
@@ -17,30 +19,57 @@ export interface ConsoleWatch {
   feed(chunk: string): void;
   readonly timings: BootTimings;
   readonly panicked: boolean;
+  /** Whether any byte arrived (QEMU started the guest). */
+  readonly sawOutput: boolean;
   /** The last lines seen (at most `keep`). */
   tail(lines?: number): string;
 }
 
+/** Options of {@linkcode watchConsole}. */
+export interface WatchOptions {
+  /**
+   * The kernel runs with `quiet`: its messages (and "Run /init") are hidden,
+   * so the first byte is /init's and says nothing about firmware or kernel:
+   * leave `firstOutputMs` unset rather than mislabel it.
+   */
+  quietKernel?: boolean;
+  now?: () => number;
+  /** How many lines `tail` keeps (default 60). */
+  keep?: number;
+  /** The prefix of the line /init prints after the command (default "microforge-exit-status:"). */
+  exitMarker?: string;
+}
+
 /** Watch console output; `banner` is the line /init prints first. */
-export function watchConsole(banner: string, start: number, now: () => number = Date.now, keep = 60): ConsoleWatch {
+export function watchConsole(banner: string, start: number, o: WatchOptions = {}): ConsoleWatch {
+  const now = o.now ?? Date.now;
+  const keep = o.keep ?? 60;
+  const exitMarker = o.exitMarker ?? "microforge-exit-status:";
   const timings: BootTimings = {};
   const lines: string[] = [];
   let partial = "";
   let panicked = false;
+  let sawOutput = false;
   const at = () => now() - start;
   return {
     timings,
     get panicked() {
       return panicked;
     },
+    get sawOutput() {
+      return sawOutput;
+    },
     feed(chunk) {
-      if (timings.firstOutputMs === undefined && chunk.length) timings.firstOutputMs = at();
+      if (!chunk.length) return;
+      sawOutput = true;
+      if (timings.firstOutputMs === undefined && !o.quietKernel) timings.firstOutputMs = at();
       const parts = (partial + chunk).split(/\r?\n/);
       partial = parts.pop() ?? "";
       if (partial.length > 4096) partial = partial.slice(-4096);
       for (const line of parts) {
         if (timings.runInitMs === undefined && /Run \/init as init process/.test(line)) timings.runInitMs = at();
         if (timings.initMarkerMs === undefined && line.includes(banner)) timings.initMarkerMs = at();
+        if (timings.commandEndMs === undefined && timings.initMarkerMs !== undefined && line.startsWith(exitMarker)) timings.commandEndMs = at();
         if (/Kernel panic - not syncing/.test(line)) panicked = true;
         lines.push(line);
         if (lines.length > keep) lines.shift();

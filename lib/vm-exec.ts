@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { BootTimeoutError, CommandError, MicroforgeError, outputTail } from "./errors.ts";
 import type { MicroVM, Port } from "./microvm.ts";
 import { shellJoin } from "./shell-quote.ts";
+import { bootPhases, type Phase } from "./boot-phases.ts";
+import { printkCollector, writeTimeline } from "./boot-timeline.ts";
 import { type BootTimings, watchConsole } from "./vm-console.ts";
 import { killOnExit } from "./vm-reaper.ts";
 
@@ -34,12 +36,23 @@ export interface ExecOptions {
   banner?: string;
   /** Stop the VM early (e.g. a server recipe that is done); the result then has exit code 130. */
   signal?: AbortSignal;
+  /**
+   * Keep the kernel's timestamped lines for the boot phases (nested guest
+   * detail), which also turns off the kernel's `quiet`: a few ms slower.
+   */
+  timings?: boolean;
+  /** Write the boot timeline as an SVG chart to this path (implies `timings`). */
+  timeline?: string;
+  /** Pass `quiet` to the kernel (default: yes, unless `timings`, `timeline` or a `console` callback wants its messages). */
+  quietKernel?: boolean;
 }
 
 /** What a scripted run gives back. */
 export interface ExecResult {
   exitCode: number;
   timings: BootTimings;
+  /** Where the time went: host-side phases, plus kernel detail with `timings`. */
+  phases: Phase[];
   /** The last console lines. */
   console: string;
 }
@@ -83,14 +96,18 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
       sockets[name] = socket;
       ports.push({ name: `microforge.${name}`, socket: path });
     }
-    const argv = vm.with({ ports, serial: "stdio" }).toArgv();
+    const timings = options.timings || options.timeline !== undefined;
+    const quiet = options.quietKernel ?? !(timings || options.console);
+    const argv = vm.with({ ports, serial: "stdio", quiet: vm.spec.quiet || quiet }).toArgv();
     const start = Date.now();
-    const watch = watchConsole(options.banner ?? "microforge: /init started", start);
+    const watch = watchConsole(options.banner ?? "microforge: /init started", start, { quietKernel: quiet });
+    const printk = printkCollector(timings ? undefined : 0);
     const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: true });
     const unregister = killOnExit(child);
     let qemuErr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       watch.feed(d);
+      printk.feed(d);
       options.console?.(d);
     });
     child.stderr.setEncoding("utf8").on("data", (d: string) => (qemuErr = outputTail(qemuErr + d, 40)));
@@ -139,17 +156,22 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     let grace: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([Promise.all(drained), new Promise((r) => (grace = setTimeout(r, 2000)))]);
     clearTimeout(grace); // a pending timer would keep the process alive for 2 s after every run
+    const phases = bootPhases(watch.timings, printk.lines);
+    if (options.timeline !== undefined) {
+      await writeTimeline(options.timeline, phases, { title: `microforge run -- ${shellJoin(command)}`, totalMs: watch.timings.exitMs });
+    }
+    const result = (exitCode: number): ExecResult => ({ exitCode, timings: watch.timings, phases, console: watch.tail() });
     if (timedOut) throw new BootTimeoutError(timeoutMs / 1000, watch.tail());
-    if (options.signal?.aborted) return { exitCode: 130, timings: watch.timings, console: watch.tail() };
-    if (ended.code !== 0 && !watch.timings.firstOutputMs) {
+    if (options.signal?.aborted) return result(130);
+    if (ended.code !== 0 && !watch.sawOutput) {
       throw new CommandError(argv, ended.code, ended.signal, qemuErr, "QEMU could not start this VM; check the paths and options above");
     }
     const parsed = /^(\d+)\s*$/.exec(status);
-    if (parsed) return { exitCode: Number(parsed[1]), timings: watch.timings, console: watch.tail() };
+    if (parsed) return result(Number(parsed[1]));
     const what = watch.panicked ? "The guest kernel panicked" : "The VM ended without reporting the command's exit status";
     const hint = watch.panicked ? "read the kernel messages above" : "check that the initramfs has microforge's /init and the kernel has virtio-console (feature console)";
     const e = new GuestError(`${what}\n--- last console lines ---\n${watch.tail()}\n---`, hint);
-    Object.assign(e, { exitCode: 255, timings: watch.timings });
+    Object.assign(e, { exitCode: 255, timings: watch.timings, phases });
     throw e;
   } finally {
     for (const s of servers) s.close();

@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { type AccelChoice, chooseAccel } from "./accel.ts";
 import { initramfs, type Initramfs } from "./build-initramfs.ts";
 import { VmSpecError } from "./errors.ts";
+import { hostTscKhz } from "./fast-boot.ts";
 import { buildKernel, type KernelBuild } from "./kernel-build.ts";
 import { DEFAULT_FEATURES } from "./kernel-fragments.ts";
 import { type LockOptions, lockedKernel } from "./locked-artifacts.ts";
@@ -45,6 +46,8 @@ export interface VmOptions {
   /** Guest working directory for commands (default: the first share's mountpoint, else /). */
   cwd?: string;
   extraArgs?: readonly string[];
+  /** The TCG boot tweaks (fast-boot.ts); default on. */
+  fastBoot?: boolean;
   lock?: LockOptions;
   log?: Logger;
   quiet?: boolean;
@@ -94,6 +97,8 @@ export async function prepareVm(o: VmOptions = {}): Promise<MicroVM> {
     kernelAcpi,
     initrd: typeof initrd === "string" ? initrd : initrd.path,
     accel,
+    fastBoot: o.fastBoot,
+    tscKhz: accel === "tcg" ? hostTscKhz() : undefined,
     memory: o.memory,
     cpus: o.cpus,
     append,

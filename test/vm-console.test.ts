@@ -12,7 +12,7 @@ function clock() {
 
 test("boot timings are taken from the first byte, the kernel's Run /init line and the init banner", () => {
   const c = clock();
-  const watch = watchConsole(banner, 1000, c.now);
+  const watch = watchConsole(banner, 1000, { now: c.now });
   c.t = 1005;
   watch.feed("");
   assert.equal(watch.timings.firstOutputMs, undefined);
@@ -30,7 +30,7 @@ test("boot timings are taken from the first byte, the kernel's Run /init line an
 
 test("a line split across chunks counts when it is complete", () => {
   const c = clock();
-  const watch = watchConsole(banner, 1000, c.now);
+  const watch = watchConsole(banner, 1000, { now: c.now });
   c.t = 1100;
   watch.feed("[    0.5] Run /in");
   assert.equal(watch.timings.runInitMs, undefined);
@@ -46,7 +46,7 @@ test("a line split across chunks counts when it is complete", () => {
 });
 
 test("a kernel panic is noticed, even when its line arrives in pieces", () => {
-  const watch = watchConsole(banner, 0, () => 0);
+  const watch = watchConsole(banner, 0, { now: () => 0 });
   watch.feed("[    1.0] Kernel panic - not ");
   assert.equal(watch.panicked, false);
   watch.feed("syncing: Attempted to kill init! exitcode=0x00000100\n");
@@ -54,20 +54,20 @@ test("a kernel panic is noticed, even when its line arrives in pieces", () => {
 });
 
 test("ordinary output is not a panic", () => {
-  const watch = watchConsole(banner, 0, () => 0);
+  const watch = watchConsole(banner, 0, { now: () => 0 });
   watch.feed("echo 'Kernel panic' is just text\nKernel panic test\n");
   assert.equal(watch.panicked, false);
 });
 
 test("the tail keeps only the last lines", () => {
-  const watch = watchConsole(banner, 0, () => 0, 5);
+  const watch = watchConsole(banner, 0, { now: () => 0, keep: 5 });
   for (let i = 1; i <= 100; i++) watch.feed(`line ${i}\n`);
   assert.equal(watch.tail(3), "line 98\nline 99\nline 100");
   assert.equal(watch.tail(50), "line 96\nline 97\nline 98\nline 99\nline 100");
 });
 
 test("the tail shows 20 lines by default and includes an unfinished last line", () => {
-  const watch = watchConsole(banner, 0, () => 0);
+  const watch = watchConsole(banner, 0, { now: () => 0 });
   watch.feed(Array.from({ length: 30 }, (_, i) => `line ${i + 1}\n`).join("") + "/ # ");
   const tail = watch.tail().split("\n");
   assert.equal(tail.length, 20);
@@ -76,9 +76,31 @@ test("the tail shows 20 lines by default and includes an unfinished last line", 
 });
 
 test("an endless line without a newline is kept bounded", () => {
-  const watch = watchConsole(banner, 0, () => 0);
+  const watch = watchConsole(banner, 0, { now: () => 0 });
   for (let i = 0; i < 100; i++) watch.feed("x".repeat(1000));
   assert.ok(watch.tail().length <= 4096, `tail is ${watch.tail().length} characters`);
   watch.feed("END\n");
   assert.match(watch.tail(), /xEND$/);
+});
+
+test("with a quiet kernel the first byte is /init's: no firstOutputMs, but the output is seen", () => {
+  const c = clock();
+  const watch = watchConsole(banner, 1000, { now: c.now, quietKernel: true });
+  assert.equal(watch.sawOutput, false);
+  c.t = 1600;
+  watch.feed(`${banner}\n`);
+  assert.equal(watch.sawOutput, true);
+  assert.deepEqual(watch.timings, { initMarkerMs: 600 });
+});
+
+test("the exit marker after the banner marks the command's end", () => {
+  const c = clock();
+  const watch = watchConsole(banner, 1000, { now: c.now });
+  c.t = 1100;
+  watch.feed("microforge-exit-status:0\n"); // before the banner: not ours
+  c.t = 1200;
+  watch.feed(`${banner}\n`);
+  c.t = 1500;
+  watch.feed("microforge-exit-status:3\n");
+  assert.deepEqual(watch.timings, { firstOutputMs: 100, initMarkerMs: 200, commandEndMs: 500 });
 });

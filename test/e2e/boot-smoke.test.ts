@@ -7,17 +7,19 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { initramfs } from "../../lib/build-initramfs.ts";
 import { memoryLogger } from "../../lib/log.ts";
-import { execInVm } from "../../lib/vm-exec.ts";
+import { type ExecOptions, execInVm } from "../../lib/vm-exec.ts";
 import { defaultKernel, prepareVm } from "../../lib/vm-prepare.ts";
-import { onDeno, testCache } from "../helpers.ts";
+import { onDeno, tempDir, testCache } from "../helpers.ts";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { MicroVM } from "../../lib/microvm.ts";
 
 const env = { ...process.env, MICROFORGE_CACHE: testCache };
 let vm: MicroVM;
 
-async function capture(command: string[]) {
+async function capture(command: string[], options: ExecOptions = {}) {
   let out = "";
-  const r = await execInVm(vm, command, { stdout: (c) => (out += new TextDecoder().decode(c)), stderr: () => undefined, timeoutMs: 60_000 });
+  const r = await execInVm(vm, command, { stdout: (c) => (out += new TextDecoder().decode(c)), stderr: () => undefined, timeoutMs: 60_000, ...options });
   return { ...r, out };
 }
 
@@ -26,10 +28,23 @@ test(`smoke boot on ${onDeno ? "Deno" : "Node"}: the default kernel runs a comma
   const kernel = await defaultKernel({ kernelSource: "debian", kernelVersion: "6.1", env, log, quiet: true });
   const rd = await initramfs({ busybox: "host", env, log });
   vm = await prepareVm({ kernel, initrd: rd, accel: "tcg", env, log });
+  // Scripted runs boot the kernel `quiet`: only /init's banner marks the boot.
   const r = await capture(["uname", "-r"]);
   assert.equal(r.exitCode, 0);
   assert.equal(r.out, "6.1.192\n");
-  assert.ok(r.timings.initMarkerMs! > r.timings.runInitMs!, JSON.stringify(r.timings));
+  assert.equal(r.timings.runInitMs, undefined, JSON.stringify(r.timings));
+  assert.ok(r.timings.initMarkerMs! > 0 && r.timings.exitMs! > r.timings.initMarkerMs!, JSON.stringify(r.timings));
+  // With a timeline the kernel talks again, and the phases tile the run.
+  const svg = join(await tempDir("smoke-"), "boot.svg");
+  const t = await capture(["true"], { timeline: svg });
+  assert.equal(t.exitCode, 0);
+  const m = t.timings;
+  assert.ok(m.firstOutputMs! < m.runInitMs! && m.runInitMs! < m.initMarkerMs! && m.initMarkerMs! <= m.commandEndMs! && m.commandEndMs! < m.exitMs!, JSON.stringify(m));
+  const top = t.phases.filter((p) => p.depth === 0);
+  assert.deepEqual(top.map((p) => p.name), ["QEMU start + firmware", "kernel boot", "/init to banner", "command", "shutdown"]);
+  assert.equal(top.at(-1)!.endMs, t.timings.exitMs);
+  const chart = await readFile(svg, "utf8");
+  for (const p of top) assert.ok(chart.includes(p.name.replaceAll("&", "&amp;")), p.name);
 });
 
 test("20 scripted boots in a row all succeed", { skip: onDeno ? "Node only" : false, timeout: 10 * 60_000 }, async () => {
