@@ -35,8 +35,14 @@ export interface KernelBuild {
   dir: string;
   bzImage: string;
   vmlinux: string;
+  /** What QEMU's `-kernel` boots: the vmlinux when it has the PVH entry (faster), else the bzImage. */
+  bootImage: string;
+  /** The config has CONFIG_PVH=y. */
+  pvh: boolean;
   config: string;
   bzImageSha256: string;
+  /** Set for builds since the PVH change; verified on use like the bzImage. */
+  vmlinuxSha256?: string;
   /** Wall time of the build that made these artifacts. */
   seconds: number;
   /** `=y` symbols in the final config. */
@@ -79,9 +85,12 @@ async function readCached(dir: string, key: string): Promise<KernelBuild | undef
   try {
     const meta = JSON.parse(await readFile(join(dir, "build.json"), "utf8"));
     if (meta.key !== key) return undefined;
-    // Verify on use: a damaged bzImage is rebuilt, never booted.
+    // Verify on use: a damaged image is rebuilt, never booted.
     if ((await sha256File(join(dir, "bzImage"))) !== meta.bzImageSha256) return undefined;
-    return { ...meta, dir, bzImage: join(dir, "bzImage"), vmlinux: join(dir, "vmlinux"), config: join(dir, "config"), cached: true };
+    const pvh = meta.pvh === true && typeof meta.vmlinuxSha256 === "string";
+    if (pvh && (await sha256File(join(dir, "vmlinux"))) !== meta.vmlinuxSha256) return undefined;
+    const vmlinux = join(dir, "vmlinux");
+    return { ...meta, dir, bzImage: join(dir, "bzImage"), vmlinux, bootImage: pvh ? vmlinux : join(dir, "bzImage"), pvh, config: join(dir, "config"), cached: true };
   } catch {
     return undefined;
   }
@@ -144,6 +153,8 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
       version,
       configHash: createHash("sha256").update(configured.config).digest("hex"),
       bzImageSha256: await sha256File(join(out, "bzImage")),
+      vmlinuxSha256: await sha256File(join(out, "vmlinux")),
+      pvh: /^CONFIG_PVH=y$/m.test(configured.config),
       seconds: Math.round((Date.now() - started) / 100) / 10,
       yes: configured.yes,
       steps: progress.steps,

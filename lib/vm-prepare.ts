@@ -93,7 +93,7 @@ export async function prepareVm(o: VmOptions = {}): Promise<MicroVM> {
   return new MicroVM({
     qemu,
     bios,
-    kernel: typeof kernel === "string" ? kernel : kernel.bzImage,
+    kernel: typeof kernel === "string" ? kernel : kernel.bootImage ?? kernel.bzImage,
     kernelAcpi,
     initrd: typeof initrd === "string" ? initrd : initrd.path,
     accel,

@@ -34,7 +34,7 @@ export const buildCommand: Command = {
       quiet: args.quiet as boolean,
     });
     const rd = await initramfs({ busybox: args.busybox as string, log });
-    const out = { kernel: k.bzImage, version: k.version, configHash: k.configHash, initrd: rd.path, initrdSha256: rd.sha256, busybox: rd.busybox.version };
+    const out = { kernel: k.bootImage, bzImage: k.bzImage, version: k.version, configHash: k.configHash, initrd: rd.path, initrdSha256: rd.sha256, busybox: rd.busybox.version };
     process.stdout.write(args.json ? JSON.stringify(out, null, 2) + "\n" : `kernel  ${out.kernel} (linux ${out.version})\ninitrd  ${out.initrd} (busybox ${out.busybox})\n`);
     return 0;
   },

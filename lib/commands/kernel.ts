@@ -86,10 +86,12 @@ async function buildCmd(args: ParsedArgs, common: Record<string, unknown>): Prom
     for (const name of ["bzImage", "vmlinux", "config"] as const) await copyFile(paths[name], join(out, name));
     paths = { bzImage: join(out, "bzImage"), vmlinux: join(out, "vmlinux"), config: join(out, "config") };
   }
-  const result = { version: k.version, ...paths, configHash: k.configHash, key: k.key, seconds: k.seconds, cached: k.cached, yes: k.yes };
+  // What to pass to --kernel (QEMU's -kernel): the PVH vmlinux boots faster than the bzImage.
+  const boot = k.pvh ? paths.vmlinux : paths.bzImage;
+  const result = { version: k.version, ...paths, boot, pvh: k.pvh, configHash: k.configHash, key: k.key, seconds: k.seconds, cached: k.cached, yes: k.yes };
   if (args.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
   else {
-    process.stdout.write(`${result.bzImage}\n  version   ${k.version}\n  vmlinux   ${result.vmlinux}\n  config    ${result.config} (sha256 ${k.configHash.slice(0, 16)}…, ${k.yes} =y)\n`);
+    process.stdout.write(`${result.bzImage}\n  version   ${k.version}\n  vmlinux   ${result.vmlinux}${k.pvh ? " (PVH: boot this one, it is faster)" : ""}\n  config    ${result.config} (sha256 ${k.configHash.slice(0, 16)}…, ${k.yes} =y)\n`);
     process.stdout.write(`  built in  ${k.seconds} s${k.cached ? " (cached)" : ""}\n`);
   }
   return 0;

@@ -44,7 +44,7 @@ before(async () => {
   if (skip) return;
   const k = await cli(["kernel", "build", "--kernel-source", "debian", "--version", "6.1", "--json", "--quiet"]);
   assert.equal(k.code, 0, k.stderr);
-  kernel = JSON.parse(k.stdout).bzImage;
+  kernel = JSON.parse(k.stdout).boot;
   const rd = await cli(["initramfs", "--busybox", "host", "--json", "--quiet"]);
   assert.equal(rd.code, 0, rd.stderr);
   initrd = JSON.parse(rd.stdout).path;
