@@ -21,7 +21,10 @@ const PAD = 16;
 const BAR_H = 28;
 const ROW_H = 18;
 const GAP = 4;
-const CHAR_W = 7; // a rough average advance of 12 px sans-serif
+// Rough average advances: 12 px sans-serif, and the 16 px bold title. No font
+// metrics without a browser, so text is laid out from these estimates.
+const CHAR_W = 7;
+const TITLE_CHAR_W = 10;
 
 /** Render phases as an SVG: top-level phases as one stacked bar, nested ones on rows below, an axis and a legend. */
 export function renderTimelineSvg(phases: readonly Phase[], options: TimelineSvgOptions): string {
@@ -46,12 +49,17 @@ export function renderTimelineSvg(phases: readonly Phase[], options: TimelineSvg
     const x0 = x(p.startMs);
     const x1 = x(p.endMs);
     out.push(rect(x0, y, x1 - x0, ROW_H, GUEST, p));
-    const label = `${p.name} ${ms(p.endMs - p.startMs)}`;
+    const duration = ms(p.endMs - p.startMs);
+    const label = `${p.name} ${duration}`;
     const ty = y + ROW_H / 2 + 4;
+    const right = width - PAD - (x1 + 4);
+    const left = x0 - 4 - PAD;
+    // Beside the bar when it is too narrow: right if the label fits there,
+    // else the roomier side, the name shortened if need be (the tooltip has it whole).
+    const beside = (room: number) => `${shorten(p.name, room - textW(` ${duration}`), CHAR_W)} ${duration}`;
     if (textW(label) + 6 <= x1 - x0) out.push(text((x0 + x1) / 2, ty, label, "middle"));
-    else if (x1 + 4 + textW(label) <= width - PAD) out.push(text(x1 + 4, ty, label, "start"));
-    else if (x0 - 4 - textW(label) >= PAD) out.push(text(x0 - 4, ty, label, "end"));
-    else out.push(text(x0 + 4, ty, label, "start"));
+    else if (textW(label) <= right || right >= left) out.push(text(x1 + 4, ty, beside(right), "start"));
+    else out.push(text(x0 - 4, ty, beside(left), "end"));
   });
   const axisY = barY + BAR_H + GAP + nested.length * (ROW_H + GAP) + 6;
   out.push(`</g>`, `<g id="axis">`);
@@ -77,12 +85,15 @@ export function renderTimelineSvg(phases: readonly Phase[], options: TimelineSvg
   }
   const height = ly + PAD;
   const title = esc(options.title);
+  const totalLabel = `total ${ms(total)}`;
+  // A long command line would run into the total: cut it (the <title> keeps it whole).
+  const heading = esc(shorten(options.title, width - 2 * PAD - textW(totalLabel) - 16, TITLE_CHAR_W));
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${n(height)}" viewBox="0 0 ${width} ${n(height)}" role="img" aria-label="${title}" font-family="sans-serif" font-size="12">`,
     `<title>${title}</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="${PAD}" y="26" font-size="16" font-weight="bold" fill="#111">${title}</text>`,
-    text(width - PAD, 26, `total ${ms(total)}`, "end"),
+    `<text x="${PAD}" y="26" font-size="16" font-weight="bold" fill="#111">${heading}</text>`,
+    text(width - PAD, 26, totalLabel, "end"),
     ...out,
     `<g id="legend">`,
     ...legend,
@@ -122,6 +133,12 @@ function niceStep(raw: number): number {
 
 function textW(s: string): number {
   return s.length * CHAR_W;
+}
+
+/** `s`, or its start and an ellipsis, in at most `maxW` px at `charW` px a character. */
+function shorten(s: string, maxW: number, charW: number): string {
+  const chars = Math.floor(maxW / charW);
+  return s.length <= chars ? s : `${s.slice(0, Math.max(0, chars - 1)).trimEnd()}…`;
 }
 
 /** A number for an attribute: at most two decimals, so the output is stable. */

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Phase } from "../lib/boot-phases.ts";
 import { renderTimelineSvg, renderTimelineTable } from "../lib/svg-timeline.ts";
+import { assertWellFormed, svgGroup, svgTexts } from "./xml.ts";
 
 const host = (name: string, startMs: number, endMs: number): Phase => ({ name, startMs, endMs, source: "host", depth: 0 });
 const guest = (name: string, startMs: number, endMs: number): Phase => ({ name, startMs, endMs, source: "guest", depth: 1 });
@@ -17,65 +18,6 @@ const phases: Phase[] = [
   host("shutdown", 640, 690),
 ];
 const options = { title: "microforge run -- uname -a", totalMs: 690 };
-
-/**
- * Check that `xml` is well-formed: one root, tags nested and closed in order,
- * attribute values quoted and unique, `<` never and `&` only as an entity in
- * text or values. Returns the root element's name. (Node has no DOMParser.)
- */
-function assertWellFormed(xml: string): string {
-  const badAmp = /&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[\da-fA-F]+);)/;
-  const stack: string[] = [];
-  let root: string | undefined;
-  let i = 0;
-  while (i < xml.length) {
-    const lt = xml.indexOf("<", i);
-    const content = xml.slice(i, lt < 0 ? xml.length : lt);
-    assert.doesNotMatch(content, badAmp, `bare & in text at ${i}`);
-    if (!stack.length) assert.equal(content.trim(), "", `text outside the root at ${i}`);
-    if (lt < 0) break;
-    if (xml.startsWith("<!--", lt) || xml.startsWith("<?", lt)) {
-      const close = xml.startsWith("<!--", lt) ? "-->" : "?>";
-      const e = xml.indexOf(close, lt);
-      assert.ok(e >= 0, `unterminated ${close} at ${lt}`);
-      i = e + close.length;
-      continue;
-    }
-    let gt = lt + 1;
-    for (let quote = ""; gt < xml.length && (quote || xml[gt] !== ">"); gt++) {
-      if (quote ? xml[gt] === quote : xml[gt] === '"' || xml[gt] === "'") quote = quote ? "" : xml[gt];
-      else if (!quote) assert.notEqual(xml[gt], "<", `< inside a tag at ${gt}`);
-    }
-    assert.ok(gt < xml.length, `unterminated tag at ${lt}`);
-    const tag = xml.slice(lt + 1, gt);
-    i = gt + 1;
-    if (tag.startsWith("/")) {
-      const name = tag.slice(1).trim();
-      assert.equal(stack.pop(), name, `</${name}> at ${lt} closes the wrong element`);
-      continue;
-    }
-    const selfClosing = tag.endsWith("/");
-    const m = /^([A-Za-z_][\w:.-]*)((?:\s+[A-Za-z_][\w:.-]*\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*$/.exec(selfClosing ? tag.slice(0, -1) : tag);
-    assert.ok(m, `malformed tag <${tag}>`);
-    const attrs = [...m[2].matchAll(/([A-Za-z_][\w:.-]*)\s*=\s*("[^"]*"|'[^']*')/g)];
-    assert.equal(new Set(attrs.map((a) => a[1])).size, attrs.length, `duplicate attribute in <${tag}>`);
-    for (const a of attrs) assert.doesNotMatch(a[2], badAmp, `bare & in <${tag}>`);
-    if (!stack.length) {
-      assert.equal(root, undefined, `a second root <${m[1]}>`);
-      root = m[1];
-    }
-    if (!selfClosing) stack.push(m[1]);
-  }
-  assert.deepEqual(stack, [], "unclosed elements");
-  assert.ok(root, "no root element");
-  return root;
-}
-
-/** The text of every <text> element, unescaped. */
-function texts(svg: string): string[] {
-  const entities: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
-  return [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1].replace(/&(\w+);/g, (_, e: string) => entities[e]));
-}
 
 test("the well-formedness check itself rejects broken XML", () => {
   assert.equal(assertWellFormed(`<a x="1"><b/>t &amp; u</a>`), "a");
@@ -93,7 +35,7 @@ test("the SVG is well-formed, self-contained XML with an svg root", () => {
 });
 
 test("the SVG labels every phase with its duration, and shows the total", () => {
-  const all = texts(renderTimelineSvg(phases, options)).join("\n");
+  const all = svgTexts(renderTimelineSvg(phases, options)).join("\n");
   for (const label of ["QEMU start + firmware 48 ms", "kernel boot 497 ms", "/init to banner 16 ms", "command 79 ms", "shutdown 50 ms", "initramfs unpack 28 ms", "initcall virtio_console_init 25 ms"]) {
     assert.ok(all.includes(label), `missing "${label}" in:\n${all}`);
   }
@@ -103,7 +45,7 @@ test("the SVG labels every phase with its duration, and shows the total", () => 
 
 test("the legend's durations add up to the total", () => {
   const svg = renderTimelineSvg(phases, options);
-  const legend = texts(/<g id="legend">([\s\S]*?)<\/g>/.exec(svg)![1]);
+  const legend = svgTexts(svgGroup(svg, "legend"));
   const durations = legend.flatMap((t) => /(\d+(?:\.\d+)?) ms \(/.exec(t)?.[1] ?? []).map(Number);
   assert.equal(durations.length, 5);
   assert.ok(Math.abs(durations.reduce((a, b) => a + b, 0) - 690) <= durations.length * 0.5);
@@ -120,9 +62,9 @@ test("nested phases sit on rows below the stacked bar, one row each", () => {
 });
 
 test("the time axis has ticks from 0 within the total", () => {
-  const axis = /<g id="axis">([\s\S]*?)<\/g>/.exec(renderTimelineSvg(phases, options))![1];
-  const ticks = texts(axis).map((t) => parseFloat(t));
-  assert.ok(texts(axis).every((t) => /^\d+(\.\d+)? ms$/.test(t)));
+  const axis = svgGroup(renderTimelineSvg(phases, options), "axis");
+  const ticks = svgTexts(axis).map((t) => parseFloat(t));
+  assert.ok(svgTexts(axis).every((t) => /^\d+(\.\d+)? ms$/.test(t)));
   assert.equal(ticks[0], 0);
   assert.ok(ticks.length >= 3 && ticks.length <= 12, `${ticks.length} ticks`);
   assert.ok(ticks.every((t, i) => t <= 690 && (i === 0 || t > ticks[i - 1])));
@@ -134,7 +76,28 @@ test("text is escaped for XML in the title and in labels", () => {
   assertWellFormed(svg);
   assert.ok(svg.includes("a&lt;b &amp; &quot;c&quot; &apos;d&apos;"));
   assert.ok(!svg.includes(nasty));
-  assert.ok(texts(svg).includes(`${nasty} 10 ms (100.0%)`));
+  assert.ok(svgTexts(svg).includes(`${nasty} 10 ms (100.0%)`));
+});
+
+test("a long title is cut with an ellipsis before it reaches the total; <title> keeps it whole", () => {
+  const long = `microforge run -- ${"sh -c 'echo a long command line' ".repeat(4)}`;
+  const svg = renderTimelineSvg(phases, { ...options, title: long });
+  const heading = svgTexts(svg)[0];
+  assert.ok(heading.endsWith("…") && long.startsWith(heading.slice(0, -1)), heading);
+  // 10 px a character for the 16 px bold title; the total ("total 690 ms") starts at 784 - 12 * 7.
+  assert.ok(16 + heading.length * 10 <= 784 - 12 * 7 - 8, `${heading.length} characters`);
+  assert.ok(svg.includes(`<title>${long.replace(/'/g, "&apos;")}</title>`));
+  assert.equal(svgTexts(renderTimelineSvg(phases, options))[0], options.title);
+});
+
+test("a guest label too long for either side of its bar is shortened but keeps its duration", () => {
+  const name = "initcall a_really_quite_long_initcall_function_name_here [module]";
+  const svg = renderTimelineSvg([host("kernel boot", 0, 1000), guest(name, 450, 550), host("shutdown", 1000, 1100)], { title: "t", totalMs: 1100, width: 400 });
+  const label = svgTexts(svg).find((t) => t.startsWith("initcall"))!;
+  assert.match(label, /^initcall a_real\S*… 100 ms$/);
+  const x = Number(/<text x="([\d.]+)"[^>]*>initcall/.exec(svg)![1]);
+  assert.ok(x + label.length * 7 <= 400 - 16, `${label} at ${x} runs past the edge`);
+  assert.ok(svg.includes(`<title>${name}: 450 ms to 550 ms (100 ms, guest)</title>`));
 });
 
 test("the same phases give the same bytes; a different width changes them", () => {
