@@ -5,7 +5,7 @@
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { type Busybox, type BusyboxSource, resolveBusybox } from "./busybox.ts";
-import { cacheRoot } from "./cache-dir.ts";
+import { cacheRoot, tempPathFor } from "./cache-dir.ts";
 import { type PackOptions, type PackResult, packInitramfs } from "./initramfs.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { type RootfsSpec, rootfsEntries } from "./rootfs.ts";
@@ -39,7 +39,10 @@ export async function initramfs(options: InitramfsOptions = {}): Promise<Initram
   const entries = await rootfsEntries({ busybox: busybox.path, init, extra: options.extra });
   const dir = join(cacheRoot(env), "initramfs");
   const memberCache = join(cacheRoot(env), "gzip-members");
-  const result = await packInitramfs(entries, options.output ?? join(dir, "building.cpio.gz"), { memberCache, ...options });
+  // A name of our own while building (another process may be packing the same
+  // image), in the temp-name form `cache clean` removes if we are killed.
+  const building = tempPathFor(join(dir, "building.cpio"));
+  const result = await packInitramfs(entries, options.output ?? building, { memberCache, ...options });
   if (!options.output) {
     const final = join(dir, `${result.sha256}.cpio${options.gzip === false ? "" : ".gz"}`);
     await rename(result.path, final);

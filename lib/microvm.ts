@@ -135,7 +135,7 @@ export class MicroVM {
     const s = this.spec;
     const acpi = s.kernelAcpi ? [] : ["acpi=off"];
     // The tweaks are measured on one vCPU; an SMP guest keeps the kernel's own timer setup.
-    const tweaks = s.accel !== "kvm" && s.fastBoot !== false && (s.cpus ?? 1) === 1 ? tcgBootTweaks(s.tscKhz).map((t) => t.arg) : [];
+    const tweaks = s.accel !== "kvm" && s.fastBoot !== false && (s.cpus ?? 1) === 1 ? tcgBootTweaks(s.tscKhz, { acpi: s.kernelAcpi }).map((t) => t.arg) : [];
     const [console, ...rest] = BASE_CMDLINE;
     return [console, ...acpi, ...rest, ...tweaks, ...(s.quiet ? ["quiet"] : []), ...(s.append ?? [])].join(" ");
   }

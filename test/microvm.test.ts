@@ -103,9 +103,10 @@ test("extra kernel arguments are appended after the blog's", () => {
   assert.equal(valueOf(argv({ append: ["quiet", "microforge.cwd=/mnt/share"] }), "-append"), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init noapictimer quiet microforge.cwd=/mnt/share");
 });
 
-test("TCG boot tweaks: noapictimer, tsc_early_khz with a known TSC rate, none under KVM, with SMP or when turned off", () => {
+test("TCG boot tweaks: noapictimer, tsc_early_khz with a known TSC rate and ACPI, none under KVM, with SMP or when turned off", () => {
   const append = (patch: Partial<MicroVMSpec>) => valueOf(argv(patch), "-append");
-  assert.equal(append({ tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init noapictimer tsc_early_khz=2596150");
+  assert.equal(append({ tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init noapictimer");
+  assert.equal(append({ tscKhz: 2596150, kernelAcpi: true }), "console=ttyS0 reboot=t panic=-1 init=/init noapictimer tsc_early_khz=2596150");
   assert.equal(append({ accel: "kvm", tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init");
   assert.equal(append({ cpus: 2, tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init");
   assert.equal(append({ fastBoot: false, tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init");
