@@ -1,7 +1,16 @@
 #!/usr/bin/env node
-// Node entry for the `microforge` bin: load the TypeScript CLI through tsx.
-import { register } from "tsx/esm/api";
+// Node entry for the `microforge` bin: load the prebuilt bundle (`npm run build`
+// writes dist/cli.js), so start-up does not compile TypeScript. Without the
+// bundle, fall back to loading the TypeScript CLI through tsx.
+import { existsSync } from "node:fs";
 
-register();
-const { main } = await import("../lib/cli.ts");
-process.exitCode = await main(process.argv.slice(2));
+const bundle = new URL("../dist/cli.js", import.meta.url);
+let cli;
+if (existsSync(bundle)) {
+  cli = await import(bundle.href);
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  cli = await import("../lib/cli.ts");
+}
+process.exitCode = await cli.main(process.argv.slice(2));

@@ -4,10 +4,9 @@
  * (Inquirer.js) on a terminal; without one (not a tty, `--yes`, `CI=true`)
  * defaults are used and the resolved options printed. `--help` lists them.
  */
-import { checkbox, confirm, input, select } from "@inquirer/prompts";
+import type { checkbox, confirm, input, select } from "@inquirer/prompts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { minimist } from "zx";
 import { writeFileAtomic } from "./cache-dir.ts";
 import { MicroforgeError, UsageError } from "./errors.ts";
 import { kernelCandidates } from "./kernel-source.ts";
@@ -92,6 +91,8 @@ async function kernelChoices(): Promise<{ name: string; value: string }[]> {
 export async function ask<T extends Record<string, unknown> = Record<string, unknown>>(defs: Record<string, AskOption>, ctx: AskContext = {}): Promise<T> {
   // Values stay strings unless the option is a number or boolean: "--kernel 6.10" must not become 6.1.
   const strings = Object.entries(defs).filter(([, d]) => d.type !== "number" && d.type !== "boolean").map(([n]) => kebab(n));
+  // zx (for minimist) and Inquirer.js load on first use: at import they cost the CLI's start-up ~200 ms (issue #7).
+  const { minimist } = await import("zx");
   const argv = minimist([...(ctx.argv ?? process.argv.slice(2))], { boolean: ["yes", "save", "help", "update", "locked"], string: ["_", ...strings] });
   if (argv.help) {
     process.stdout.write(askHelp(defs, ctx.description));
@@ -100,7 +101,7 @@ export async function ask<T extends Record<string, unknown> = Record<string, unk
   const env = ctx.env ?? process.env;
   const log = ctx.log ?? stderrLogger();
   const interactive = ctx.interactive ?? (process.stdin.isTTY === true && !argv.yes && env.CI !== "true");
-  const prompts = ctx.prompts ?? { input, confirm, select, checkbox };
+  let prompts = ctx.prompts;
   const savedFile = ctx.dir ? join(ctx.dir, "microforge.options.json") : undefined;
   const saved: Record<string, unknown> = savedFile ? await readFile(savedFile, "utf8").then(JSON.parse, () => ({})) : {};
   const answers: Record<string, unknown> = {};
@@ -112,6 +113,7 @@ export async function ask<T extends Record<string, unknown> = Record<string, unk
     else if (fromEnv !== undefined && fromEnv !== "") answers[name] = check(name, def, coerce(name, def, fromEnv));
     else if (name in saved) answers[name] = check(name, def, saved[name]);
     else if (interactive) {
+      prompts ??= await import("@inquirer/prompts");
       answers[name] = await promptFor(name, def, prompts);
       asked.push(name);
     } else if (def.default !== undefined) answers[name] = def.default;

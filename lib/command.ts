@@ -1,8 +1,9 @@
 /**
  * The shape of a CLI subcommand and strict flag parsing for it: unknown flags
  * are a usage error with a "did you mean" suggestion, `--help` prints usage.
+ * The parser is our own, not zx's minimist: importing zx costs every start
+ * ~120 ms on Node (issue #7).
  */
-import { minimist } from "zx";
 import { UsageError } from "./errors.ts";
 
 /** A flag a subcommand accepts. */
@@ -66,27 +67,91 @@ export function suggest(word: string, candidates: readonly string[]): string | u
   return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-/** Parse argv for `cmd`; throws {@linkcode UsageError} on unknown or malformed flags. */
+function unknownOption(cmd: Command, flags: readonly FlagSpec[], arg: string): UsageError {
+  const name = arg.replace(/^-+/, "").split("=")[0];
+  const close = suggest(name, flags.map((f) => f.name));
+  return new UsageError(
+    `Unknown option ${arg} for \`microforge ${cmd.name}\``,
+    close ? `did you mean --${close}? See \`microforge ${cmd.name} --help\`` : `see \`microforge ${cmd.name} --help\``,
+  );
+}
+
+/** Record one value; a value flag given again collects an array. */
+function put(parsed: ParsedArgs, f: FlagSpec, value: unknown): void {
+  const old = parsed[f.name];
+  const v = f.type === "boolean" || old === undefined ? value : [old, value].flat();
+  parsed[f.name] = v;
+  if (f.alias) parsed[f.alias] = v;
+}
+
+/**
+ * Parse argv for `cmd`; throws {@linkcode UsageError} on unknown or malformed flags.
+ * Accepts what zx's minimist did: `--name value`, `--name=value`, `-x value`,
+ * `--flag`, `--no-flag`, `--flag=false`, `--flag true|false`, grouped aliases
+ * (`-qy`), and `--` before positionals; also `-xVALUE`. A value that starts
+ * with `-` must be attached with `=`.
+ */
 export function parseFlags(cmd: Command, argv: readonly string[]): ParsedArgs {
   const flags = [...cmd.flags, helpFlag];
-  const known = new Set(flags.flatMap((f) => (f.alias ? [f.name, f.alias] : [f.name])));
-  const parsed = minimist([...argv], {
-    boolean: flags.filter((f) => f.type === "boolean").map((f) => f.name),
-    // "_" keeps positionals as typed: "6.10" must not become the number 6.1.
-    string: ["_", ...flags.filter((f) => f.type !== "boolean").map((f) => f.name)],
-    alias: Object.fromEntries(flags.filter((f) => f.alias).map((f) => [f.name, f.alias!])),
-    default: Object.fromEntries(flags.filter((f) => f.default !== undefined && !f.env).map((f) => [f.name, f.default])),
-    unknown: (arg: string) => {
-      if (!arg.startsWith("-")) return true;
-      const name = arg.replace(/^-+/, "").split("=")[0];
-      if (known.has(name) || (name.startsWith("no-") && known.has(name.slice(3)))) return true;
-      const close = suggest(name, flags.map((f) => f.name));
-      throw new UsageError(
-        `Unknown option ${arg} for \`microforge ${cmd.name}\``,
-        close ? `did you mean --${close}? See \`microforge ${cmd.name} --help\`` : `see \`microforge ${cmd.name} --help\``,
-      );
-    },
-  }) as ParsedArgs;
+  const byName = new Map(flags.flatMap((f) => (f.alias ? [[f.name, f], [f.alias, f]] : [[f.name, f]])));
+  const parsed: ParsedArgs = { _: [] };
+  for (const f of flags) {
+    if (f.type === "boolean" && (f.env || f.default === undefined)) put(parsed, f, false);
+    else if (f.default !== undefined && !f.env) put(parsed, f, f.default);
+  }
+  const given = new Set<string>();
+  // The value of a value flag: attached, else the next word unless it is a flag or `--`, else "".
+  const valueOf = (attached: string | undefined, i: number): [string, number] => {
+    if (attached !== undefined) return [attached, i];
+    const next = argv[i + 1];
+    return next !== undefined && (next === "-" || !next.startsWith("-")) ? [next, i + 1] : ["", i];
+  };
+  // Like minimist, `--flag true|false` takes the word as the flag's value.
+  const boolWord = (i: number) => argv[i + 1] === "true" || argv[i + 1] === "false";
+  const set = (f: FlagSpec, value: unknown) => {
+    // A flag on the command line replaces its default rather than adding to it.
+    if (!given.has(f.name)) delete parsed[f.name];
+    given.add(f.name);
+    put(parsed, f, value);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      parsed._.push(...argv.slice(i + 1));
+      break;
+    }
+    const long = /^--([^=]+)(?:=([\s\S]*))?$/.exec(arg);
+    if (long) {
+      const [, name, attached] = long;
+      const f = byName.get(name);
+      const negated = !f && attached === undefined && name.startsWith("no-") ? byName.get(name.slice(3)) : undefined;
+      if (negated?.type === "boolean") set(negated, false);
+      else if (!f) throw unknownOption(cmd, flags, arg);
+      else if (f.type === "boolean") set(f, (attached ?? (boolWord(i) ? argv[++i] : "true")) !== "false");
+      else {
+        let value: string;
+        [value, i] = valueOf(attached, i);
+        set(f, value);
+      }
+    } else if (/^-[^-]/.test(arg)) {
+      // A group of one-letter aliases: booleans, then at most one value flag taking the rest.
+      for (let j = 1; j < arg.length; j++) {
+        const f = byName.get(arg[j]);
+        if (!f || f.alias !== arg[j]) throw unknownOption(cmd, flags, arg);
+        if (f.type === "boolean") {
+          set(f, (j === arg.length - 1 && boolWord(i) ? argv[++i] : "true") !== "false");
+          continue;
+        }
+        const rest = arg.slice(j + 1);
+        let value: string;
+        [value, i] = valueOf(rest === "" ? undefined : rest.replace(/^=/, ""), i);
+        set(f, value);
+        break;
+      }
+    } else {
+      parsed._.push(arg);
+    }
+  }
   for (const f of flags) {
     if (f.env && parsed[f.name] === undefined) parsed[f.name] = process.env[f.env] || f.default;
     const v = parsed[f.name];

@@ -3,7 +3,6 @@
  * (searched before the built-in ones) and its `microforge.lock.json`.
  */
 import { dirname, join, resolve } from "node:path";
-import { minimist } from "zx";
 import { LOCK_FILE_NAME } from "./lock-file.ts";
 import type { LockOptions } from "./locked-artifacts.ts";
 
@@ -14,11 +13,27 @@ export interface RecipeContext {
   lock: LockOptions;
 }
 
+/**
+ * Whether boolean flag `--name` is on in a recipe's argv, by minimist's rules
+ * (`--no-name`, `--name=false` and `--name false` turn it off; nothing after
+ * `--` counts). Not zx's minimist itself: importing zx costs every CLI start
+ * ~120 ms on Node (issue #7).
+ */
+function flagOn(args: readonly string[], name: string): boolean {
+  let on = false;
+  for (let i = 0; i < args.length && args[i] !== "--"; i++) {
+    if (args[i] === `--no-${name}`) on = false;
+    else if (args[i] === `--${name}`) on = args[i + 1] !== "false";
+    else if (args[i].startsWith(`--${name}=`)) on = args[i] !== `--${name}=false`;
+  }
+  return on;
+}
+
 /** The context of the program's main module (the recipe); `--update` / `--locked` on its command line set the lock mode. */
 export function recipeContext(argv: readonly string[] = process.argv): RecipeContext {
   const main = argv[1] ? resolve(argv[1]) : join(process.cwd(), "recipe");
   const dir = dirname(main);
-  const flags = minimist(argv.slice(2), { boolean: ["update", "locked"] });
-  const mode = flags.locked ? "locked" : flags.update ? "update" : "reuse";
+  const args = argv.slice(2);
+  const mode = flagOn(args, "locked") ? "locked" : flagOn(args, "update") ? "update" : "reuse";
   return { dir, templates: join(dir, "templates"), lock: { path: join(dir, LOCK_FILE_NAME), mode } };
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { busyboxApplets } from "../lib/busybox-applets.ts";
 import type { Runner } from "../lib/exec.ts";
 
-const runner = (stdout: string, code = 0): Runner => (async (argv: readonly string[]) => ({ argv, code, signal: null, stdout, stderr: "" })) as unknown as Runner;
+const runner = (stdout: string, code = 0): Runner => ((argv: readonly string[]) => Promise.resolve({ argv, code, signal: null, stdout, stderr: "" })) as unknown as Runner;
 
 test("applet names come from busybox --list, sorted and unique", async () => {
   const list = ["sh", "[", "[[", "ls", "mount", "sh", "udhcpc", "ip", "cat", "echo", "true", "false", "reboot"].join("\n") + "\n";
@@ -13,9 +13,7 @@ test("applet names come from busybox --list, sorted and unique", async () => {
 test("a busybox that cannot run here, or prints no list, gives undefined", async () => {
   assert.equal(await busyboxApplets("/bb", "sha-b", runner("", 126)), undefined);
   assert.equal(await busyboxApplets("/bb", "sha-c", runner("BusyBox v1.35.0 multi-call binary.\nUsage: busybox [function [arguments]...]\n")), undefined);
-  const failing = (async () => {
-    throw new Error("ENOEXEC");
-  }) as unknown as Runner;
+  const failing = (() => Promise.reject(new Error("ENOEXEC"))) as unknown as Runner;
   assert.equal(await busyboxApplets("/bb", "sha-d", failing), undefined);
 });
 

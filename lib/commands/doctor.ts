@@ -2,7 +2,6 @@
  * `microforge doctor`: check the host for QEMU, qboot, KVM, the kernel build
  * toolchain and a static busybox; `--fix` installs what is missing.
  */
-import { confirm } from "@inquirer/prompts";
 import type { Command, ParsedArgs } from "../command.ts";
 import { doctorJson, formatReport } from "../doctor-report.ts";
 import type { HostDeps } from "../host-checks.ts";
@@ -71,7 +70,8 @@ export async function defaultDoctorDeps(options: DoctorOptions = {}): Promise<Do
     stderr: (text) => process.stderr.write(text),
     logger: stderrLogger({ quiet: options.quiet }),
     interactive: Boolean(process.stdin.isTTY) && process.env.CI !== "true",
-    confirm: (message) => confirm({ message, default: true }),
+    // Loaded on first use: Inquirer.js costs ~90 ms of start-up (issue #7).
+    confirm: async (message) => (await import("@inquirer/prompts")).confirm({ message, default: true }),
     aptListsEmpty: () => aptListsEmpty(),
   };
 }
