@@ -65,7 +65,7 @@ test("a kernel without ACPI gets machine acpi=off and kernel acpi=off; an ACPI k
 
   const acpi = argv({ kernelAcpi: true });
   assert.equal(valueOf(acpi, "-M"), "microvm,x-option-roms=off,accel=tcg");
-  assert.equal(valueOf(acpi, "-append"), "console=ttyS0 reboot=t panic=-1 init=/init noapictimer");
+  assert.equal(valueOf(acpi, "-append"), "console=ttyS0 reboot=t panic=-1 init=/init");
 });
 
 test("machine properties override the defaults and add new ones", () => {
@@ -106,7 +106,7 @@ test("extra kernel arguments are appended after the blog's", () => {
 test("TCG boot tweaks: noapictimer, tsc_early_khz with a known TSC rate and ACPI, none under KVM, with SMP or when turned off", () => {
   const append = (patch: Partial<MicroVMSpec>) => valueOf(argv(patch), "-append");
   assert.equal(append({ tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init noapictimer");
-  assert.equal(append({ tscKhz: 2596150, kernelAcpi: true }), "console=ttyS0 reboot=t panic=-1 init=/init noapictimer tsc_early_khz=2596150");
+  assert.equal(append({ tscKhz: 2596150, kernelAcpi: true }), "console=ttyS0 reboot=t panic=-1 init=/init tsc_early_khz=2596150");
   assert.equal(append({ accel: "kvm", tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init");
   assert.equal(append({ cpus: 2, tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init");
   assert.equal(append({ fastBoot: false, tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init");
