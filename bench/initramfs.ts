@@ -1,28 +1,32 @@
 /**
  * Initramfs pack speed: microforge's in-process writer against
- * `find . | cpio -o -H newc | gzip -9` on the same staged tree.
- * Runs both alternately after a warm-up and prints median/min/max, sizes and
- * ratios. Target: ours ≤ 0.5× their time, size within 2% of theirs.
+ * `find . | cpio -o -H newc | gzip -9` on the same staged tree, alternating
+ * after a warm-up. Target: ours ≤ 0.5× their time, size within 2% of theirs.
  *
- *   npm run bench:initramfs [-- --rounds 7 --busybox /bin/busybox]
+ *   npm run bench:initramfs [-- --rounds 7 --busybox /bin/busybox --quick]
  */
-import { mkdir, mkdtemp, rm, stat, writeFile, chmod, symlink } from "node:fs/promises";
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { minimist } from "zx";
 import { resolveBusybox } from "../lib/busybox.ts";
-import { type CpioEntry } from "../lib/cpio.ts";
+import { cacheRoot } from "../lib/cache-dir.ts";
+import type { CpioEntry } from "../lib/cpio.ts";
 import { runCommand } from "../lib/exec.ts";
 import { packInitramfs } from "../lib/initramfs.ts";
 import { rootfsEntries } from "../lib/rootfs.ts";
-import { runtimeName } from "../lib/runtime.ts";
-import { cacheRoot } from "../lib/cache-dir.ts";
+import { isMainModule } from "../lib/runtime.ts";
+import { type BenchOptions, ttyProgress, useBenchCache } from "./lib/env.ts";
+import { type BenchResult, formatMs, renderResult } from "./lib/report.ts";
+import { alternate, ratio, summarize, times } from "./lib/stats.ts";
 
-const args = minimist(process.argv.slice(2), { string: ["busybox"], default: { rounds: 7, busybox: "auto" } });
-const rounds = Number(args.rounds);
+/** Options of the initramfs benchmark. */
+export interface InitramfsBenchOptions extends BenchOptions {
+  /** busybox source or path (default "auto"). */
+  busybox?: string;
+}
 
-/** Materialize entries as a real directory tree for the shell pipeline. */
+/** Materialize entries as a real directory tree for the shell pipeline (device nodes only as root). */
 async function stage(entries: CpioEntry[], root: string): Promise<void> {
-  const { copyFile } = await import("node:fs/promises");
   for (const e of [...entries].sort((a, b) => a.path.localeCompare(b.path))) {
     const p = join(root, e.path);
     if (e.type === "dir") await mkdir(p, { recursive: true });
@@ -37,45 +41,57 @@ async function stage(entries: CpioEntry[], root: string): Promise<void> {
   }
 }
 
-function summary(times: number[]) {
-  const s = [...times].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] };
+/** Pack the default rootfs both ways and compare time and size. */
+export async function run(opts: InitramfsBenchOptions = {}): Promise<BenchResult> {
+  const env = process.env;
+  useBenchCache(env);
+  const rounds = opts.rounds ?? (opts.quick ? 3 : 9);
+  const progress = opts.progress ?? (() => undefined);
+  const busybox = await resolveBusybox(opts.busybox ?? "auto", { env, log: { step: () => undefined, warn: () => undefined } });
+  const entries = await rootfsEntries({ busybox: busybox.path });
+  await mkdir(join(cacheRoot(env), "tmp"), { recursive: true });
+  const work = await mkdtemp(join(cacheRoot(env), "tmp", "bench-"));
+  try {
+    const tree = join(work, "tree");
+    await stage(entries, tree);
+    const theirsOut = join(work, "theirs.cpio.gz");
+    const oursOut = join(work, "ours.cpio.gz");
+    const memberCache = join(work, "members");
+    const samples = await alternate({
+      // cold: nothing cached; warm: busybox's gzip member comes from the cache (a rebuild after changing /init)
+      cold: () => packInitramfs(entries, oursOut, { gzip: 9 }),
+      warm: () => packInitramfs(entries, oursOut, { gzip: 9, memberCache }),
+      theirs: () => runCommand(["sh", "-c", 'cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9 > "$2"', "sh", tree, theirsOut]),
+    }, { rounds, warmup: 1, onSample: (side, i, s) => progress(`initramfs ${side} ${i + 1}/${rounds}: ${s.ms.toFixed(0)} ms`) });
+    const [cold, warm, theirs] = [summarize(times(samples.cold)), summarize(times(samples.warm)), summarize(times(samples.theirs))];
+    const [oursSize, theirsSize] = [(await stat(oursOut)).size, (await stat(theirsOut)).size];
+    const sizeRatio = oursSize / theirsSize;
+    const timeRow = (label: string, s: typeof cold) => {
+      const r = ratio(s.median, theirs.median);
+      return { benchmark: label, ours: formatMs(s), theirs: formatMs(theirs), ratio: r, target: "≤ 0.5×", met: r <= 0.5 };
+    };
+    return {
+      name: "initramfs",
+      title: `Initramfs pack: in-process writer vs find | cpio | gzip -9 (busybox ${busybox.version ?? "?"}, ${rounds} rounds)`,
+      timestamp: new Date().toISOString(),
+      quick: !!opts.quick,
+      rows: [
+        timeRow("initramfs pack, cold", cold),
+        timeRow("initramfs pack, busybox member cached", warm),
+        { benchmark: "initramfs size", ours: `${oursSize} B (${sizeRatio >= 1 ? "+" : ""}${((sizeRatio - 1) * 100).toFixed(1)}%)`, theirs: `${theirsSize} B`, ratio: sizeRatio, target: "within 2%", met: Math.abs(sizeRatio - 1) <= 0.02 },
+      ],
+      notes: [
+        `Both pack the same ${entries.length} entries with gzip -9; the pipeline reads a staged copy of the tree${process.getuid?.() === 0 ? "" : " (without device nodes: not root)"}.`,
+      ],
+      data: { rounds, busybox: { version: busybox.version, origin: busybox.origin }, cold, warm, theirs, oursSize, theirsSize },
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
-const busybox = await resolveBusybox(args.busybox);
-const entries = await rootfsEntries({ busybox: busybox.path });
-await mkdir(join(cacheRoot(), "tmp"), { recursive: true });
-const work = await mkdtemp(join(cacheRoot(), "tmp", "bench-"));
-try {
-  const tree = join(work, "tree");
-  await stage(entries, tree);
-  const theirsOut = join(work, "theirs.cpio.gz");
-  const oursOut = join(work, "ours.cpio.gz");
-  const theirs = () => runCommand(["sh", "-c", 'cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9 > "$2"', "sh", tree, theirsOut]);
-  const memberCache = join(work, "members");
-  // cold: nothing cached; warm: busybox's gzip member comes from the cache (a rebuild after changing /init)
-  const cold = () => packInitramfs(entries, oursOut, { gzip: 9 });
-  const warm = () => packInitramfs(entries, oursOut, { gzip: 9, memberCache });
-  const t: Record<"cold" | "warm" | "theirs", number[]> = { cold: [], warm: [], theirs: [] };
-  await cold();
-  await warm();
-  await theirs(); // warm-up
-  for (let i = 0; i < rounds; i++) {
-    for (const [name, fn] of [["cold", cold], ["warm", warm], ["theirs", theirs]] as const) {
-      const start = performance.now();
-      await fn();
-      t[name].push(performance.now() - start);
-    }
-  }
-  const [so, st] = [(await stat(oursOut)).size, (await stat(theirsOut)).size];
-  const h = summary(t.theirs);
-  const row = (name: string, s: ReturnType<typeof summary>, size: number) =>
-    console.log(`  ${name.padEnd(12)} median ${s.median.toFixed(0).padStart(4)} ms (min ${s.min.toFixed(0)}, max ${s.max.toFixed(0)}), ${size} bytes, ${(s.median / h.median).toFixed(2)}× theirs`);
-  console.log(`initramfs pack, ${runtimeName}, busybox ${busybox.version} (${busybox.origin}), ${rounds} rounds, gzip -9`);
-  row("ours cold", summary(t.cold), so);
-  row("ours warm", summary(t.warm), so);
-  row("find|cpio|gz", h, st);
-  console.log(`  size ratio ${(so / st).toFixed(4)} (target ≤ 1.02); time target ≤ 0.5× theirs`);
-} finally {
-  await rm(work, { recursive: true, force: true });
+if (isMainModule(import.meta)) {
+  const args = minimist(process.argv.slice(2), { string: ["busybox", "rounds"], boolean: ["quick"] });
+  const result = await run({ quick: args.quick, rounds: args.rounds ? Number(args.rounds) : undefined, busybox: args.busybox, progress: ttyProgress() });
+  process.stdout.write(renderResult(result));
 }

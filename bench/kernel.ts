@@ -1,8 +1,9 @@
 /**
  * Kernel build overhead: a cold `buildKernel` (configure + verify + make +
- * copy) against the same `make allnoconfig` + `make -jN bzImage` run by hand
- * on the same extracted tree, in one run; then a cache hit; with --repro a
- * second clean build to compare bzImage sha256 (reproducibility).
+ * copy) against the same `make allnoconfig` + fragment + `make -jN bzImage`
+ * by hand on the same extracted tree, in one run; then a cache hit; with
+ * --repro a second clean build to compare bzImage sha256 (reproducibility).
+ * One build per side (each takes minutes), so no rounds.
  * Target: overhead < 5%, cache hit < 1 s.
  *
  *   npm run bench:kernel [-- --version 6.1 --kernel-source debian --repro]
@@ -16,43 +17,84 @@ import { runCommand } from "../lib/exec.ts";
 import { buildKernel, reproducibleEnv } from "../lib/kernel-build.ts";
 import { kernelConfigRequest } from "../lib/kernel-fragments.ts";
 import { fetchKernel, resolveKernel, sha256File } from "../lib/kernel-source.ts";
+import { isMainModule } from "../lib/runtime.ts";
 import { sourceTree } from "../lib/source-tree.ts";
+import { type BenchOptions, ttyProgress, useBenchCache } from "./lib/env.ts";
+import { type BenchResult, renderResult, type Row } from "./lib/report.ts";
+import { ratio } from "./lib/stats.ts";
 
-const args = minimist(process.argv.slice(2), { string: ["version", "kernel-source"], boolean: ["repro"], default: { version: "6.1", "kernel-source": "debian" } });
-const env = { ...process.env, MICROFORGE_CACHE: await mkdtemp(join(cacheRoot(), "..", "bench-kernel-")) };
-const quiet = { quiet: true, env };
-const tarball = await fetchKernel(await resolveKernel(args.version, { source: args["kernel-source"], ...quiet }), quiet);
-const tree = await sourceTree(tarball, { env });
-const jobs = availableParallelism();
-const time = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
+/** Options of the kernel benchmark. */
+export interface KernelBenchOptions extends BenchOptions {
+  /** Kernel version spec (default 6.1). */
+  version?: string;
+  /** kernel.org, debian, auto or a tarball path (default debian). */
+  kernelSource?: string;
+  /** Also rebuild from scratch and compare the bzImage sha256. */
+  repro?: boolean;
+}
+
+async function time<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = performance.now();
   const r = await fn();
   return [r, (performance.now() - t) / 1000];
-};
-try {
-  const [ours, oursS] = await time(() => buildKernel({ tarball, ...quiet }));
-  const handDir = join(env.MICROFORGE_CACHE, "by-hand");
-  await mkdir(handDir, { recursive: true });
-  const frag = join(handDir, "fragment");
-  await writeFile(frag, kernelConfigRequest({ version: tarball.version }).fragment);
-  const benv = reproducibleEnv(env);
-  const [, handS] = await time(async () => {
-    await runCommand(["make", "-C", tree, `O=${handDir}`, `KCONFIG_ALLCONFIG=${frag}`, "allnoconfig"], { env: benv });
-    await runCommand(["make", "-C", tree, `O=${handDir}`, `-j${jobs}`, "bzImage"], { env: benv });
-  });
-  const [, hitS] = await time(() => buildKernel({ tarball, ...quiet }));
-  const handSha = await sha256File(join(handDir, "arch/x86/boot/bzImage"));
-  console.log(`kernel build, linux ${tarball.version}, ${jobs} jobs`);
-  console.log(`  microforge cold   ${oursS.toFixed(1)} s (bzImage ${ours.bzImageSha256.slice(0, 16)})`);
-  console.log(`  by hand           ${handS.toFixed(1)} s (bzImage ${handSha.slice(0, 16)})`);
-  console.log(`  overhead          ${(((oursS - handS) / handS) * 100).toFixed(1)}% (target < 5%)`);
-  console.log(`  cache hit         ${(hitS * 1000).toFixed(0)} ms (target < 1000 ms)`);
-  console.log(`  same bytes as by hand: ${handSha === ours.bzImageSha256 ? "yes" : "no (build path differs)"}`);
-  if (args.repro) {
-    await rm(ours.dir, { recursive: true, force: true });
-    const again = await buildKernel({ tarball, ...quiet });
-    console.log(`  reproducible: second clean build ${again.bzImageSha256 === ours.bzImageSha256 ? "has the same" : "DIFFERS in"} bzImage sha256 (${again.bzImageSha256.slice(0, 16)})`);
+}
+
+/** Build the kernel cold with microforge and by hand, then hit the cache. */
+export async function run(opts: KernelBenchOptions = {}): Promise<BenchResult> {
+  useBenchCache(process.env);
+  const progress = opts.progress ?? (() => undefined);
+  // A fresh cache, so the build is really cold (the tarball is fetched into it untimed).
+  const env = { ...process.env, MICROFORGE_CACHE: await mkdtemp(join(cacheRoot(), "..", "bench-kernel-")) };
+  const quiet = { quiet: true, env };
+  try {
+    const tarball = await fetchKernel(await resolveKernel(opts.version ?? "6.1", { source: opts.kernelSource ?? "debian", ...quiet }), quiet);
+    const tree = await sourceTree(tarball, { env });
+    const jobs = availableParallelism();
+    progress(`kernel: microforge cold build of ${tarball.version}`);
+    const [ours, oursS] = await time(() => buildKernel({ tarball, ...quiet }));
+    const handDir = join(env.MICROFORGE_CACHE, "by-hand");
+    await mkdir(handDir, { recursive: true });
+    const frag = join(handDir, "fragment");
+    await writeFile(frag, kernelConfigRequest({ version: tarball.version }).fragment);
+    const benv = reproducibleEnv(env);
+    progress("kernel: the same build by hand");
+    const [, handS] = await time(async () => {
+      await runCommand(["make", "-C", tree, `O=${handDir}`, `KCONFIG_ALLCONFIG=${frag}`, "allnoconfig"], { env: benv });
+      await runCommand(["make", "-C", tree, `O=${handDir}`, `-j${jobs}`, "bzImage"], { env: benv });
+    });
+    const [, hitS] = await time(() => buildKernel({ tarball, ...quiet }));
+    const handSha = await sha256File(join(handDir, "arch/x86/boot/bzImage"));
+    const r = ratio(oursS, handS);
+    const rows: Row[] = [
+      { benchmark: "kernel build, cold", ours: `${oursS.toFixed(1)} s`, theirs: `${handS.toFixed(1)} s`, ratio: r, target: "overhead < 5%", met: r < 1.05 },
+      { benchmark: "kernel build, cache hit", ours: `${(hitS * 1000).toFixed(0)} ms`, theirs: "", target: "< 1 s", met: hitS < 1 },
+    ];
+    const notes = [
+      `Linux ${tarball.version}, make -j${jobs}; one build per side (microforge first), same extracted tree; bzImage ${handSha === ours.bzImageSha256 ? "identical" : "differs"} between the two.`,
+    ];
+    let reproducible: boolean | undefined;
+    if (opts.repro) {
+      await rm(ours.dir, { recursive: true, force: true });
+      const again = await buildKernel({ tarball, ...quiet });
+      reproducible = again.bzImageSha256 === ours.bzImageSha256;
+      notes.push(`Reproducible: a second clean build ${reproducible ? "has the same" : "DIFFERS in"} bzImage sha256.`);
+    }
+    return {
+      name: "kernel",
+      title: `Kernel build: microforge vs by hand (Linux ${tarball.version}, ${jobs} jobs)`,
+      timestamp: new Date().toISOString(),
+      quick: !!opts.quick,
+      rows,
+      notes,
+      data: { version: tarball.version, jobs, oursS, handS, hitS, oursSha256: ours.bzImageSha256, handSha256: handSha, reproducible },
+    };
+  } finally {
+    await rm(env.MICROFORGE_CACHE, { recursive: true, force: true });
   }
-} finally {
-  await rm(env.MICROFORGE_CACHE, { recursive: true, force: true });
+}
+
+if (isMainModule(import.meta)) {
+  const args = minimist(process.argv.slice(2), { string: ["version", "kernel-source"], boolean: ["repro"] });
+  const result = await run({ version: args.version, kernelSource: args["kernel-source"], repro: args.repro, progress: ttyProgress() });
+  process.stdout.write(renderResult(result));
 }

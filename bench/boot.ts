@@ -1,0 +1,183 @@
+/**
+ * Boot to /init, measured from the host: microforge's default VM (minimal
+ * kernel) against Debian's cloud kernel with the same initramfs (its /init
+ * runs `true` and reboots) and the same QEMU argv, but machine ACPI on,
+ * which that kernel needs. Boots alternate; a boot that does not end within
+ * the timeout is a hang. Variants (extra kernel arguments, machine props, an
+ * argv rewrite) are data, so an ablation is a list of extra rows.
+ *
+ *   npm run bench:boot [-- --boots 20 --timeout 15 --quick]
+ */
+import { minimist } from "zx";
+import { initramfs } from "../lib/build-initramfs.ts";
+import { aptPackages, debianFile } from "../lib/debian-packages.ts";
+import { MicroforgeError } from "../lib/errors.ts";
+import { runCommand } from "../lib/exec.ts";
+import type { Logger } from "../lib/log.ts";
+import type { MachineProps, MicroVM } from "../lib/microvm.ts";
+import { defaultInitVars } from "../lib/rootfs.ts";
+import { isMainModule } from "../lib/runtime.ts";
+import { defaultKernel, prepareVm } from "../lib/vm-prepare.ts";
+import { type BenchOptions, ttyProgress, useBenchCache } from "./lib/env.ts";
+import { type BootOutcome, bootOnce } from "./lib/boot-once.ts";
+import { type BenchResult, formatMs, renderResult, type Row } from "./lib/report.ts";
+import { alternate, ratio, summarize } from "./lib/stats.ts";
+
+/** One way to boot: a kernel plus changes to the VM and its argv. */
+export interface BootVariant {
+  name: string;
+  /** "ours": the default microforge kernel; "distro": Debian's cloud kernel (ACPI on). */
+  kernel: "ours" | "distro";
+  /** Extra kernel arguments. */
+  append?: readonly string[];
+  /** Kernel arguments to drop: "rtc=off" drops exactly that, "acpi" drops acpi=anything. */
+  removeArgs?: readonly string[];
+  /** microvm machine properties to set. */
+  machine?: MachineProps;
+  /** microforge's TCG boot tweaks (lib/fast-boot.ts); default: as prepareVm sets them. */
+  fastBoot?: boolean;
+  /** A last rewrite of the QEMU argv. */
+  argv?: (argv: string[]) => string[];
+  /** Name of the variant to compare with: this one is "ours" in that row, the other "theirs". */
+  compareTo?: string;
+}
+
+/**
+ * The issue's comparison: our default VM against Debian's cloud kernel as a
+ * person would boot it by hand, i.e. without our TCG boot tweaks.
+ */
+export const DEFAULT_BOOT_VARIANTS: readonly BootVariant[] = [
+  { name: "minimal kernel (ours)", kernel: "ours", compareTo: "debian cloud kernel" },
+  { name: "debian cloud kernel", kernel: "distro", fastBoot: false },
+];
+
+/** Options of the boot benchmark. */
+export interface BootBenchOptions extends BenchOptions {
+  /** Boots per variant (default 20; 5 with --quick). */
+  boots?: number;
+  /** A boot that has not ended after this long is a hang (default 15 s). */
+  timeoutMs?: number;
+  /** What to boot (default {@linkcode DEFAULT_BOOT_VARIANTS}). */
+  variants?: readonly BootVariant[];
+  /** Variants added after `variants` (ablation rows). */
+  extraVariants?: readonly BootVariant[];
+}
+
+const silent: Logger = { step: () => undefined, warn: () => undefined };
+
+/** Debian's cloud kernel (the package `linux-image-cloud-amd64` depends on), downloaded and unpacked once into the cache. */
+export async function debianCloudKernel(env: Record<string, string | undefined> = process.env): Promise<{ path: string; name: string; version: string }> {
+  const meta = "linux-image-cloud-amd64";
+  const deps = await runCommand(["apt-cache", "depends", meta], { env: { ...env, LC_ALL: "C" } });
+  const name = /Depends: (linux-image-\S+-cloud-amd64)/.exec(deps.stdout)?.[1];
+  if (!name) throw new MicroforgeError(`Cannot find the kernel package ${meta} depends on`, "check `apt-cache depends linux-image-cloud-amd64`; `apt-get update` may help");
+  const [pkg] = await aptPackages([name], { env });
+  if (!pkg) throw new MicroforgeError(`apt knows no package ${name}`, "run `apt-get update`");
+  const path = await debianFile(pkg, `boot/vmlinuz-${name.replace(/^linux-image-/, "")}`, { env, log: silent });
+  return { path, name, version: pkg.version };
+}
+
+/** Drop the kernel arguments `remove` names from the `-append` value of `argv`. */
+export function removeKernelArgs(argv: readonly string[], remove: readonly string[]): string[] {
+  const i = argv.indexOf("-append");
+  if (i < 0 || !remove.length) return [...argv];
+  const drop = (arg: string) => remove.some((r) => arg === r || (!r.includes("=") && arg.startsWith(`${r}=`)));
+  const out = [...argv];
+  out[i + 1] = argv[i + 1].split(" ").filter((a) => a && !drop(a)).join(" ");
+  return out;
+}
+
+function variantArgv(base: MicroVM, v: BootVariant): string[] {
+  const vm = base.with({
+    append: [...(base.spec.append ?? []), ...(v.append ?? [])],
+    machine: v.machine ? { ...base.spec.machine, ...v.machine } : base.spec.machine,
+    fastBoot: v.fastBoot ?? base.spec.fastBoot,
+  });
+  const argv = removeKernelArgs(vm.toArgv(), v.removeArgs ?? []);
+  return v.argv ? v.argv(argv) : argv;
+}
+
+const cmdline = (argv: readonly string[]) => argv[argv.indexOf("-append") + 1] ?? "";
+
+const count = (outcomes: readonly BootOutcome[], f: (o: BootOutcome) => boolean) => outcomes.filter(f).length;
+
+/** Boot every variant `boots` times, alternating, and compare. */
+export async function run(opts: BootBenchOptions = {}): Promise<BenchResult> {
+  const env = process.env;
+  useBenchCache(env);
+  const boots = opts.boots ?? opts.rounds ?? (opts.quick ? 5 : 20);
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const progress = opts.progress ?? (() => undefined);
+  const variants = [...(opts.variants ?? DEFAULT_BOOT_VARIANTS), ...(opts.extraVariants ?? [])];
+  const { banner } = defaultInitVars();
+  const initrd = await initramfs({ init: { vars: { command: ["true"] } }, log: silent, env });
+  const kernels: { ours?: MicroVM; distro?: MicroVM } = {};
+  let distro: Awaited<ReturnType<typeof debianCloudKernel>> | undefined;
+  if (variants.some((v) => v.kernel === "ours")) {
+    kernels.ours = await prepareVm({ kernel: await defaultKernel({ log: silent, quiet: true, env }), initrd: initrd.path, log: silent, quiet: true, env });
+  }
+  if (variants.some((v) => v.kernel === "distro")) {
+    progress("boot: fetching Debian's cloud kernel (cached after the first run)");
+    distro = await debianCloudKernel(env);
+    kernels.distro = await prepareVm({ kernel: distro.path, kernelAcpi: true, memory: 512, initrd: initrd.path, log: silent, quiet: true, env });
+  }
+  const argvs = Object.fromEntries(variants.map((v) => [v.name, variantArgv(kernels[v.kernel]!, v)]));
+  const sides = Object.fromEntries(variants.map((v) => [v.name, () => bootOnce(argvs[v.name], { banner, timeoutMs })]));
+  const samples = await alternate(sides, {
+    rounds: boots,
+    warmup: 1,
+    onSample: (name, i, { value: o }) => progress(`boot ${name} ${i + 1}/${boots}: ${o.hung ? "hang" : `/init ${o.initMs?.toFixed(0) ?? "never"} ms, exit ${o.exitMs?.toFixed(0)} ms`}`),
+  });
+  const stats = Object.fromEntries(variants.map((v) => {
+    const outcomes = samples[v.name].map((s) => s.value);
+    return [v.name, {
+      boots: outcomes.length,
+      hangs: count(outcomes, (o) => o.hung),
+      noInit: count(outcomes, (o) => o.initMs === undefined),
+      badExit: count(outcomes, (o) => !o.hung && o.exitCode !== 0),
+      toInit: summarize(outcomes.flatMap((o) => (o.initMs === undefined ? [] : [o.initMs]))),
+      wall: summarize(outcomes.flatMap((o) => (o.exitMs === undefined ? [] : [o.exitMs]))),
+      guestInitS: summarize(outcomes.flatMap((o) => (o.guestInitS === undefined ? [] : [o.guestInitS]))),
+      argv: argvs[v.name],
+      lastFailure: outcomes.filter((o) => o.hung || o.exitCode !== 0 || o.initMs === undefined).at(-1)?.tail.split("\n").slice(-5).join("\n"),
+    }];
+  }));
+  const rows: Row[] = variants.filter((v) => v.compareTo && stats[v.compareTo]).flatMap((v) => {
+    const [a, b] = [stats[v.name], stats[v.compareTo!]];
+    const label = v === variants[0] && v.compareTo === variants[1]?.name ? "" : `: ${v.name} vs ${v.compareTo}`;
+    return [
+      { benchmark: `boot to /init${label}`, ours: formatMs(a.toInit), theirs: formatMs(b.toInit), ratio: ratio(a.toInit.median, b.toInit.median), target: "" },
+      { benchmark: `boot, wall to QEMU exit${label}`, ours: formatMs(a.wall), theirs: formatMs(b.wall), ratio: ratio(a.wall.median, b.wall.median), target: "" },
+      { benchmark: `boot hangs (> ${timeoutMs / 1000} s)${label}`, ours: `${a.hangs}/${a.boots}`, theirs: `${b.hangs}/${b.boots}`, target: "0 (ours)", met: a.hangs === 0 },
+    ];
+  });
+  const accel = kernels.ours?.spec.accel ?? kernels.distro?.spec.accel;
+  const guest = variants.map((v) => `${v.name} ${stats[v.name].guestInitS.n ? `${stats[v.name].guestInitS.median.toFixed(2)} s` : "n/a"}`).join(", ");
+  const notes = [
+    `${boots} boots per variant, alternating after a warm-up, ${accel?.toUpperCase()}; host time from QEMU spawn to the /init banner and to QEMU's exit (hung boots excluded from times); guest uptime at "Run /init" (median): ${guest}.`,
+    ...(distro ? [`Debian kernel: ${distro.name} ${distro.version}, machine ACPI on, -m 512, same initramfs and QEMU argv.`] : []),
+    ...variants.map((v) => `${v.name}: kernel arguments \`${cmdline(argvs[v.name])}\`.`),
+    ...variants.filter((v) => stats[v.name].hangs).map((v) => `${v.name}: the last hung boot's last console line was \`${stats[v.name].lastFailure?.split("\n").at(-1)?.trim()}\`.`),
+    ...variants.filter((v) => stats[v.name].noInit > stats[v.name].hangs || stats[v.name].badExit).map((v) => `${v.name}: ${stats[v.name].noInit} boots never reached /init, ${stats[v.name].badExit} ended with a non-zero QEMU status.`),
+  ];
+  return {
+    name: "boot",
+    title: `Boot to /init (${boots} boots each, timeout ${timeoutMs / 1000} s, ${accel?.toUpperCase()})`,
+    timestamp: new Date().toISOString(),
+    quick: !!opts.quick,
+    rows,
+    notes,
+    data: { boots, timeoutMs, accel, initrd: initrd.path, variants: stats },
+  };
+}
+
+if (isMainModule(import.meta)) {
+  const args = minimist(process.argv.slice(2), { string: ["boots", "timeout"], boolean: ["quick"] });
+  const result = await run({
+    quick: args.quick,
+    boots: args.boots ? Number(args.boots) : undefined,
+    timeoutMs: args.timeout ? Number(args.timeout) * 1000 : undefined,
+    progress: ttyProgress(),
+  });
+  process.stdout.write(renderResult(result));
+}

@@ -1,0 +1,78 @@
+/**
+ * Warm scripted run: `microforge run -- true` with everything cached, on Node
+ * and on Deno, against the raw QEMU command `microforge emit` prints (same
+ * kernel and initramfs), run directly with stdin from /dev/null: the default
+ * /init's shell sees EOF, exits, and /init reboots, so QEMU exits 0.
+ * Target: ≤ 1.15× the raw command's wall time.
+ *
+ *   npm run bench:run [-- --rounds 10 --quick]
+ */
+import { minimist } from "zx";
+import { parseFlags } from "../lib/command.ts";
+import { emitCommand } from "../lib/commands/emit.ts";
+import { vmOptions } from "../lib/commands/vm-flags.ts";
+import { runCommand } from "../lib/exec.ts";
+import { initramfs } from "../lib/build-initramfs.ts";
+import type { Logger } from "../lib/log.ts";
+import { defaultInitVars } from "../lib/rootfs.ts";
+import { isMainModule } from "../lib/runtime.ts";
+import { prepareVm } from "../lib/vm-prepare.ts";
+import { bootOnce } from "./lib/boot-once.ts";
+import { type BenchOptions, denoBin, nodeCli, nodeCliEntry, repoRoot, tsCli, ttyProgress, useBenchCache } from "./lib/env.ts";
+import { type BenchResult, formatMs, renderResult, type Row } from "./lib/report.ts";
+import { alternate, ratio, summarize, times } from "./lib/stats.ts";
+
+const silent: Logger = { step: () => undefined, warn: () => undefined };
+const TIMEOUT_MS = 60_000;
+
+/** Time `microforge run -- true` (Node, Deno) against the emitted QEMU command. */
+export async function run(opts: BenchOptions = {}): Promise<BenchResult> {
+  const env = process.env;
+  useBenchCache(env);
+  const rounds = opts.rounds ?? (opts.quick ? 3 : 10);
+  const progress = opts.progress ?? (() => undefined);
+  const { banner } = defaultInitVars();
+  // The argv `microforge emit` prints, with emit's own flag defaults.
+  const vm = await prepareVm({ ...vmOptions(parseFlags(emitCommand, [])), log: silent, quiet: true, env });
+  let argv = vm.toArgv();
+  const notes: string[] = [];
+  const check = await bootOnce(argv, { banner, timeoutMs: 10_000 });
+  if (check.hung || check.exitCode !== 0) {
+    // The default /init's shell did not end on EOF: boot the same kernel with an initramfs whose /init runs `true`.
+    const init = await initramfs({ init: { vars: { command: ["true"] } }, log: silent, env });
+    argv = vm.with({ initrd: init.path }).toArgv();
+    notes.push(`The emitted command with stdin from /dev/null did not end (${check.hung ? "hang" : `QEMU status ${check.exitCode}`}); "raw QEMU" boots the same kernel with an initramfs whose /init runs \`true\`.`);
+  } else {
+    notes.push("\"raw QEMU\" is the emitted command with stdin from /dev/null: the default /init's shell sees EOF, /init reboots, QEMU exits 0 (checked before timing).");
+  }
+  const cli = (prefix: string[]) => () => runCommand([...prefix, "run", "--", "true"], { cwd: repoRoot, env, timeoutMs: TIMEOUT_MS });
+  const samples = await alternate({
+    node: cli(["node", nodeCli]),
+    deno: cli([denoBin, "run", "-A", tsCli]),
+    raw: async () => {
+      const o = await bootOnce(argv, { banner, timeoutMs: TIMEOUT_MS });
+      if (o.hung || o.exitCode !== 0) throw new Error(`Raw QEMU run failed (${o.hung ? "hang" : `status ${o.exitCode}`}):\n${o.tail}`);
+      return o;
+    },
+  }, { rounds, warmup: 1, onSample: (side, i, s) => progress(`run-warm ${side} ${i + 1}/${rounds}: ${s.ms.toFixed(0)} ms`) });
+  const [node, deno, raw] = [summarize(times(samples.node)), summarize(times(samples.deno)), summarize(times(samples.raw))];
+  const row = (label: string, s: typeof node): Row => {
+    const r = ratio(s.median, raw.median);
+    return { benchmark: label, ours: formatMs(s), theirs: formatMs(raw), ratio: r, target: "≤ 1.15×", met: r <= 1.15 };
+  };
+  return {
+    name: "run-warm",
+    title: `Warm scripted run: microforge run -- true vs the emitted QEMU command (${rounds} rounds, ${(vm.spec.accel ?? "tcg").toUpperCase()})`,
+    timestamp: new Date().toISOString(),
+    quick: !!opts.quick,
+    rows: [row("run -- true, warm (Node)", node), row("run -- true, warm (Deno)", deno)],
+    notes: [...notes, `Wall time per process, kernel and initramfs cached; the sides alternate after a warm-up. bin/microforge.js ran ${nodeCliEntry()}.`],
+    data: { rounds, accel: vm.spec.accel, argv, node, deno, raw },
+  };
+}
+
+if (isMainModule(import.meta)) {
+  const args = minimist(process.argv.slice(2), { string: ["rounds"], boolean: ["quick"] });
+  const result = await run({ quick: args.quick, rounds: args.rounds ? Number(args.rounds) : undefined, progress: ttyProgress() });
+  process.stdout.write(renderResult(result));
+}
