@@ -38,6 +38,8 @@ export interface BootVariant {
   fastBoot?: boolean;
   /** A last rewrite of the QEMU argv. */
   argv?: (argv: string[]) => string[];
+  /** Boot the gzip-compressed initramfs instead of the plain cpio. */
+  gzipInitrd?: boolean;
   /** Name of the variant to compare with: this one is "ours" in that row, the other "theirs". */
   compareTo?: string;
 }
@@ -47,9 +49,25 @@ export interface BootVariant {
  * person would boot it by hand, i.e. without our TCG boot tweaks.
  */
 export const DEFAULT_BOOT_VARIANTS: readonly BootVariant[] = [
-  { name: "minimal kernel (ours)", kernel: "ours", compareTo: "debian cloud kernel" },
+  // As a scripted run boots it: PVH vmlinux, TCG tweaks, quiet, plain cpio.
+  { name: "minimal kernel (ours)", kernel: "ours", append: ["quiet"], compareTo: "debian cloud kernel" },
   { name: "debian cloud kernel", kernel: "distro", fastBoot: false },
 ];
+
+/** `-kernel .../vmlinux` → the bzImage beside it. */
+const bzImage = (argv: string[]) => argv.map((a, i) => (argv[i - 1] === "-kernel" ? a.replace(/vmlinux$/, "bzImage") : a));
+
+/**
+ * The fast defaults one at a time: each row is our default VM against the
+ * same VM without that one default (`npm run bench -- --only boot`).
+ */
+export const ABLATION_VARIANTS: readonly BootVariant[] = ([
+  { name: "without PVH (bzImage)", kernel: "ours", append: ["quiet"], argv: bzImage },
+  { name: "without noapictimer", kernel: "ours", append: ["quiet"], removeArgs: ["noapictimer"] },
+  { name: "without quiet", kernel: "ours" },
+  { name: "gzip initramfs", kernel: "ours", append: ["quiet"], gzipInitrd: true },
+  { name: "none of them (before)", kernel: "ours", fastBoot: false, gzipInitrd: true, argv: bzImage },
+] as BootVariant[]).map((v) => ({ ...v, name: `ablation: ${v.name}` }));
 
 /** Options of the boot benchmark. */
 export interface BootBenchOptions extends BenchOptions {
@@ -110,7 +128,9 @@ export async function run(opts: BootBenchOptions = {}): Promise<BenchResult> {
   const progress = opts.progress ?? (() => undefined);
   const variants = [...(opts.variants ?? DEFAULT_BOOT_VARIANTS), ...(opts.extraVariants ?? [])];
   const { banner } = defaultInitVars();
-  const initrd = await initramfs({ init: { vars: { command: ["true"] } }, log: silent, env });
+  // Our default VM boots a plain cpio; the gzip one is for the ablation row.
+  const initrd = await initramfs({ init: { vars: { command: ["true"] } }, gzip: false, log: silent, env });
+  const gzInitrd = variants.some((v) => v.gzipInitrd) ? await initramfs({ init: { vars: { command: ["true"] } }, log: silent, env }) : undefined;
   const kernels: { ours?: MicroVM; distro?: MicroVM } = {};
   let distro: Awaited<ReturnType<typeof debianCloudKernel>> | undefined;
   if (variants.some((v) => v.kernel === "ours")) {
@@ -121,7 +141,7 @@ export async function run(opts: BootBenchOptions = {}): Promise<BenchResult> {
     distro = await debianCloudKernel(env);
     kernels.distro = await prepareVm({ kernel: distro.path, kernelAcpi: true, memory: 512, initrd: initrd.path, log: silent, quiet: true, env });
   }
-  const argvs = Object.fromEntries(variants.map((v) => [v.name, variantArgv(kernels[v.kernel]!, v)]));
+  const argvs = Object.fromEntries(variants.map((v) => [v.name, variantArgv(v.gzipInitrd ? kernels[v.kernel]!.with({ initrd: gzInitrd!.path }) : kernels[v.kernel]!, v)]));
   const sides = Object.fromEntries(variants.map((v) => [v.name, () => bootOnce(argvs[v.name], { banner, timeoutMs })]));
   const samples = await alternate(sides, {
     rounds: boots,
@@ -142,7 +162,11 @@ export async function run(opts: BootBenchOptions = {}): Promise<BenchResult> {
       lastFailure: outcomes.filter((o) => o.hung || o.exitCode !== 0 || o.initMs === undefined).at(-1)?.tail.split("\n").slice(-5).join("\n"),
     }];
   }));
-  const rows: Row[] = variants.filter((v) => v.compareTo && stats[v.compareTo]).flatMap((v) => {
+  const ablation: Row[] = variants.filter((v) => v.name.startsWith("ablation: ") && stats[variants[0].name]).map((v) => {
+    const [ours, without] = [stats[variants[0].name], stats[v.name]];
+    return { benchmark: `boot to /init, default vs ${v.name.slice("ablation: ".length)}`, ours: formatMs(ours.toInit), theirs: formatMs(without.toInit), ratio: ratio(ours.toInit.median, without.toInit.median), target: "< 1× (keep it)", met: ours.toInit.median < without.toInit.median };
+  });
+  const rows: Row[] = [...variants.filter((v) => v.compareTo && stats[v.compareTo]).flatMap((v) => {
     const [a, b] = [stats[v.name], stats[v.compareTo!]];
     const label = v === variants[0] && v.compareTo === variants[1]?.name ? "" : `: ${v.name} vs ${v.compareTo}`;
     return [
@@ -150,7 +174,7 @@ export async function run(opts: BootBenchOptions = {}): Promise<BenchResult> {
       { benchmark: `boot, wall to QEMU exit${label}`, ours: formatMs(a.wall), theirs: formatMs(b.wall), ratio: ratio(a.wall.median, b.wall.median), target: "" },
       { benchmark: `boot hangs (> ${timeoutMs / 1000} s)${label}`, ours: `${a.hangs}/${a.boots}`, theirs: `${b.hangs}/${b.boots}`, target: "0 (ours)", met: a.hangs === 0 },
     ];
-  });
+  }), ...ablation];
   const accel = kernels.ours?.spec.accel ?? kernels.distro?.spec.accel;
   const guest = variants.map((v) => `${v.name} ${stats[v.name].guestInitS.n ? `${stats[v.name].guestInitS.median.toFixed(2)} s` : "n/a"}`).join(", ");
   const notes = [
@@ -172,10 +196,11 @@ export async function run(opts: BootBenchOptions = {}): Promise<BenchResult> {
 }
 
 if (isMainModule(import.meta)) {
-  const args = minimist(process.argv.slice(2), { string: ["boots", "timeout"], boolean: ["quick"] });
+  const args = minimist(process.argv.slice(2), { string: ["boots", "timeout"], boolean: ["quick", "ablation"] });
   const result = await run({
     quick: args.quick,
     boots: args.boots ? Number(args.boots) : undefined,
+    extraVariants: args.ablation ? ABLATION_VARIANTS : undefined,
     timeoutMs: args.timeout ? Number(args.timeout) * 1000 : undefined,
     progress: ttyProgress(),
   });

@@ -13,7 +13,7 @@ import { minimist } from "zx";
 import { writeFileAtomic } from "../lib/cache-dir.ts";
 import { UsageError } from "../lib/errors.ts";
 import { isMainModule } from "../lib/runtime.ts";
-import { run as boot } from "./boot.ts";
+import { ABLATION_VARIANTS, run as bootRun } from "./boot.ts";
 import { run as initramfs } from "./initramfs.ts";
 import { run as kernel } from "./kernel.ts";
 import { type BenchOptions, repoRoot, ttyProgress, useBenchCache } from "./lib/env.ts";
@@ -25,7 +25,8 @@ import { run as startup } from "./startup.ts";
 export const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<BenchResult>> = {
   initramfs,
   kernel,
-  boot,
+  // With the fast-defaults ablation: each default against the VM without it.
+  boot: (o) => bootRun({ ...o, extraVariants: ABLATION_VARIANTS }),
   "run-warm": runWarm,
   startup,
 };
