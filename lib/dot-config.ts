@@ -5,7 +5,10 @@
  * silently ignores a line it cannot read (`X=y`, `CONFIG_X=yes` reads as y),
  * and a silently ignored line is a symbol that never gets set.
  */
-import { UsageError } from "./errors.ts";
+import { MicroforgeError, UsageError } from "./errors.ts";
+
+/** A config fragment file cannot be used: a line Kconfig would ignore, or a file that cannot be read. */
+export class ConfigFragmentError extends MicroforgeError {}
 
 const SET = /^CONFIG_([A-Za-z0-9_]+)=(.*)$/;
 const NOT_SET = /^#\s*CONFIG_([A-Za-z0-9_]+) is not set\s*$/;
@@ -24,7 +27,7 @@ export interface ParseDotConfigOptions {
   source?: string;
 }
 
-/** Parse `.config` or fragment text; `# CONFIG_X is not set` is "n", later lines win. */
+/** Parse `.config` or fragment text; `# CONFIG_X is not set` is "n", later lines win; a line Kconfig would ignore is a {@linkcode ConfigFragmentError}. */
 export function parseDotConfig(text: string, options: ParseDotConfigOptions = {}): Map<string, string> {
   const out = new Map<string, string>();
   const lines = text.split(/\r?\n/);
@@ -36,17 +39,17 @@ export function parseDotConfig(text: string, options: ParseDotConfigOptions = {}
       continue;
     }
     if (line === "" || line.startsWith("#")) continue;
-    const where = `line ${i + 1}${options.source ? ` of ${options.source}` : ""}`;
+    const where = options.source ? `${options.source}:${i + 1}${options.source.endsWith(".ejs") ? " (as rendered)" : ""}` : `line ${i + 1}`;
     const m = SET.exec(line);
     if (!m) {
-      throw new UsageError(
+      throw new ConfigFragmentError(
         `Cannot parse config ${where}: ${JSON.stringify(line)} is not CONFIG_NAME=VALUE`,
         "write each symbol as CONFIG_NAME=VALUE or `# CONFIG_NAME is not set` (Kconfig silently ignores other lines)",
       );
     }
     const value = m[2].trim();
     if (!VALUE.test(value)) {
-      throw new UsageError(
+      throw new ConfigFragmentError(
         `Cannot parse config ${where}: the value of CONFIG_${m[1]} is ${JSON.stringify(value)}, expected ${FORMS}`,
         `for example CONFIG_${m[1]}=y, or quote a string: CONFIG_${m[1]}="${value.replace(/["\\]/g, "\\$&")}"`,
       );

@@ -5,11 +5,11 @@
  * Templates see `opts` (the recipe's options), `kernel` ({version, major,
  * minor}) and `atLeast("6.2")`, so a renamed symbol can be handled per version.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import semver from "semver";
 import { suggest } from "./command.ts";
-import { parseDotConfig, parseOverride, renderFragment } from "./dot-config.ts";
-import { MicroforgeError, UsageError } from "./errors.ts";
+import { ConfigFragmentError, parseDotConfig, parseOverride, renderFragment } from "./dot-config.ts";
+import { UsageError } from "./errors.ts";
 import { toSemver } from "./kernel-version.ts";
 import { findTemplate, renderTemplate } from "./template.ts";
 
@@ -73,6 +73,19 @@ export interface ConfigRequestOptions {
   templateDirs?: readonly string[];
 }
 
+/** Refuse a fragment path that is missing or not a regular file (reading a FIFO would block forever). */
+export function checkFragmentFile(file: string): void {
+  const hint = "check the path given with --config (a .config fragment, or an .ejs template of one)";
+  let s;
+  try {
+    s = statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigFragmentError(`Config fragment ${file} ${code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : `cannot be read: ${(err as Error).message}`}`, hint, { cause: err });
+  }
+  if (!s.isFile()) throw new ConfigFragmentError(`Config fragment ${file} is ${s.isDirectory() ? "a directory" : s.isFIFO() ? "a FIFO" : "not a regular file"}, not a file`, hint);
+}
+
 /** Render and merge all layers for a kernel build. */
 export function kernelConfigRequest(options: ConfigRequestOptions): ConfigRequest {
   const sv = semver.parse(toSemver(options.version) ?? "0.0.0")!;
@@ -88,13 +101,8 @@ export function kernelConfigRequest(options: ConfigRequestOptions): ConfigReques
   const layers: FragmentLayer[] = [layer("base", "base")];
   for (const f of expandFeatures(options.features ?? DEFAULT_FEATURES)) layers.push(layer(`feature ${f}`, f));
   for (const file of options.fragments ?? []) {
-    let text: string;
-    try {
-      text = file.endsWith(".ejs") ? renderTemplate(file, vars) : readFileSync(file, "utf8");
-    } catch (err) {
-      if (err instanceof MicroforgeError) throw err;
-      throw new UsageError(`Cannot read config fragment ${file}: ${(err as Error).message}`, "check the path given with --config");
-    }
+    checkFragmentFile(file);
+    const text = file.endsWith(".ejs") ? renderTemplate(file, vars) : readFileSync(file, "utf8");
     layers.push({ name: `file ${file}`, symbols: parseDotConfig(text, { source: file }) });
   }
   if (options.overrides?.length) layers.push({ name: "command line", symbols: new Map(options.overrides.map(parseOverride)) });

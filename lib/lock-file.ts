@@ -3,7 +3,8 @@
  * sha256), so re-runs get the same bytes. Keys are written in a stable order
  * so the file diffs well. `--update` re-resolves; `--locked` refuses changes.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import { writeFileAtomic } from "./cache-dir.ts";
 import { LockFileError } from "./errors.ts";
 
@@ -43,9 +44,17 @@ export function emptyLock(): LockFile {
 export async function readLock(path: string): Promise<LockFile> {
   let text: string;
   try {
+    // Only a regular file is read: a directory would fail late, and a FIFO would block forever.
+    const s = await stat(path);
+    if (!s.isFile()) {
+      throw new LockFileError(`Lock file ${path} is ${s.isDirectory() ? "a directory" : s.isFIFO() ? "a FIFO" : "not a regular file"}`, `pass the path of a lock file (e.g. ${LOCK_FILE_NAME}); a missing one is created`);
+    }
     text = await readFile(path, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return emptyLock();
+    if (err instanceof LockFileError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return emptyLock();
+    if (code === "ENOTDIR") throw new LockFileError(`Lock file ${path} cannot exist: a part of its path is a file`, "fix the path given with --lock");
     throw new LockFileError(`Cannot read ${path}: ${(err as Error).message}`, "check its permissions");
   }
   let data: LockFile;
@@ -79,6 +88,9 @@ export async function writeLock(path: string, lock: LockFile): Promise<void> {
   await writeFileAtomic(path, stableJson(lock));
 }
 
+/** Source names that are not paths. */
+const SOURCE_KEYWORDS = ["auto", "kernel.org", "busybox.net", "debian", "host"];
+
 /**
  * The locked entry for `name` to reuse, or undefined when it must be resolved.
  * With `locked`, a missing entry or a changed spec is a {@linkcode LockFileError} saying what differs.
@@ -86,10 +98,14 @@ export async function writeLock(path: string, lock: LockFile): Promise<void> {
 export function lockedEntry(lock: LockFile, name: string, spec: string, source: string, mode: LockMode, lockPath: string): LockEntry | undefined {
   const entry = lock.artifacts[name];
   if (mode === "update") return undefined;
+  // A source that is not a keyword is a file, recorded as source "path" with its absolute path as the url.
+  const path = SOURCE_KEYWORDS.includes(source) ? undefined : resolve(source);
   const differs = !entry
     ? `it has no entry for ${name}`
     : entry.spec !== spec
     ? `${name} is locked to spec ${JSON.stringify(entry.spec)} but ${JSON.stringify(spec)} was asked for`
+    : path !== undefined
+    ? entry.source === "path" && entry.url === path ? undefined : `${name} is locked to ${entry.source === "path" ? entry.url : `source ${entry.source}`} but ${path} was asked for`
     : source !== "auto" && entry.source !== source
     ? `${name} is locked to source ${entry.source} but ${source} was asked for`
     : undefined;

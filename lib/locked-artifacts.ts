@@ -18,7 +18,10 @@ export interface LockOptions {
 
 function choiceFromEntry(e: LockEntry): KernelChoice {
   const base = { version: e.version, semver: toSemver(e.version) ?? "0.0.0" };
-  if (e.source === "kernel.org") return { ...base, source: "kernel.org", url: e.url };
+  if (e.source === "kernel.org") {
+    if (!/^https?:\/\/[^/]/.test(String(e.url))) throw new LockFileError(`Lock entry for the kernel has source kernel.org but no http(s) URL (${JSON.stringify(e.url)})`, "fix the url, or run with --update to re-resolve");
+    return { ...base, source: "kernel.org", url: e.url };
+  }
   if (e.source === "path") return { ...base, source: "path", url: e.url };
   const m = /^debian:([^=]+)=(.+)$/.exec(e.url);
   if (e.source !== "debian" || !m) throw new LockFileError(`Lock entry for the kernel has an unknown source ${e.source} (${e.url})`, "run with --update to re-resolve");
@@ -32,11 +35,13 @@ async function withLock<T extends { version?: string; sha256: string; url?: stri
   lockOpts: LockOptions | undefined,
   fromEntry: (e: LockEntry) => Promise<T>,
   fresh: () => Promise<T & { source: string }>,
+  beforeFetch?: (version: string) => unknown,
 ): Promise<T> {
   if (!lockOpts) return await fresh();
   const lock = await readLock(lockOpts.path);
   const entry = lockedEntry(lock, name, spec, source, lockOpts.mode, lockOpts.path);
   if (entry) {
+    await beforeFetch?.(entry.version);
     const got = await fromEntry(entry);
     if (got.sha256 !== entry.sha256) {
       throw new LockFileError(`${name} from ${entry.url} has sha256 ${got.sha256}, but ${lockOpts.path} pins ${entry.sha256}`, "if the source really changed, run with --update");
@@ -49,8 +54,18 @@ async function withLock<T extends { version?: string; sha256: string; url?: stri
   return got;
 }
 
+/** Options of {@linkcode lockedKernel}. */
+export interface LockedKernelOptions extends KernelSourceOptions {
+  lock?: LockOptions;
+  /**
+   * Called with the version to fetch once it is known, before the download: a build checks
+   * its config layers here, so a bad fragment fails before a 130 MB transfer, not after.
+   */
+  beforeFetch?: (version: string) => unknown;
+}
+
 /** The kernel tarball for `spec`, through the lock file when `lock` is given. */
-export async function lockedKernel(spec: string, options: KernelSourceOptions & { lock?: LockOptions } = {}): Promise<KernelTarball> {
+export async function lockedKernel(spec: string, options: LockedKernelOptions = {}): Promise<KernelTarball> {
   const source = options.source ?? (options.env ?? process.env).MICROFORGE_KERNEL_SOURCE ?? "auto";
   return await withLock(
     "kernel",
@@ -58,7 +73,12 @@ export async function lockedKernel(spec: string, options: KernelSourceOptions & 
     source,
     options.lock,
     (e) => fetchKernel(choiceFromEntry(e), { ...options, expectSha256: e.sha256 }),
-    async () => await fetchKernel(await resolveKernel(spec, options), options),
+    async () => {
+      const choice = await resolveKernel(spec, options);
+      await options.beforeFetch?.(choice.version);
+      return await fetchKernel(choice, options);
+    },
+    options.beforeFetch,
   );
 }
 

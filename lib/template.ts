@@ -4,39 +4,56 @@
  * `<%= x %>` shell-quotes its value and `<%- x %>` inserts it raw.
  */
 import ejs from "ejs";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TemplateError } from "./errors.ts";
+import { MicroforgeError, TemplateError } from "./errors.ts";
 import { shellJoin, shellQuote } from "./shell-quote.ts";
 
 /** The built-in `templates/` directory of this package. */
 export const builtinTemplates: string = join(dirname(fileURLToPath(import.meta.url)), "..", "templates");
 
-/** Find `name` in `dirs` (in order), then in the built-in templates; absolute paths are used as they are. */
+/** A template file cannot be found or read (a missing path, a directory, a FIFO). */
+export class TemplateFileError extends MicroforgeError {}
+
+/** Find `name` in `dirs` (in order), then in the built-in templates; paths (starting with / or .) are used as they are. */
 export function findTemplate(name: string, dirs: readonly string[] = []): string {
   if (name.startsWith("/") || name.startsWith(".")) {
     if (existsSync(name)) return resolve(name);
-  } else {
-    for (const dir of [...dirs, builtinTemplates]) {
-      const candidate = join(dir, name);
-      if (existsSync(candidate)) return candidate;
-    }
+    throw new TemplateFileError(`Template file ${name} does not exist`, "check the path, or give the name of a template in templates/ (e.g. init.sh.ejs)");
   }
-  throw new TemplateError(name, undefined, `template not found (looked in ${[...dirs, builtinTemplates].join(", ")})`);
+  for (const dir of [...dirs, builtinTemplates]) {
+    const candidate = join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new TemplateFileError(
+    `Template ${name} was not found (looked in ${[...dirs, builtinTemplates].join(", ")})`,
+    existsSync(name) ? `to use the file ${name} in the current directory, write ./${name}` : "check the name, or pass a path to your own template",
+  );
 }
 
 const helpers = { q: shellQuote, qa: shellJoin };
 
+/** The text of template file `file`; only a regular file is read (reading a FIFO would block forever). */
+function readTemplateFile(file: string): string {
+  try {
+    const s = statSync(file);
+    if (!s.isFile()) throw new TemplateFileError(`Template ${file} is ${s.isDirectory() ? "a directory" : s.isFIFO() ? "a FIFO" : "not a regular file"}, not a template file`, "pass the path of an .ejs file");
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    if (err instanceof MicroforgeError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TemplateFileError(
+      code === "ENOENT" || code === "ENOTDIR" ? `Template file ${file} does not exist` : `Cannot read template ${file}: ${(err as Error).message}`,
+      "check the path and its permissions",
+      { cause: err },
+    );
+  }
+}
+
 /** Render the template file at `file` with `vars`; helpers `q` (shell-quote) and `qa` (quote a list) are always available. */
 export function renderTemplate(file: string, vars: Record<string, unknown>): string {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new TemplateError(file, undefined, `cannot read template: ${(err as Error).message}`, { cause: err });
-  }
-  return renderTemplateText(text, vars, file);
+  return renderTemplateText(readTemplateFile(file), vars, file);
 }
 
 /** Render template `text`; `file` names it in errors and picks the escaping (shell for `*.sh.ejs`). */
@@ -47,8 +64,9 @@ export function renderTemplateText(text: string, vars: Record<string, unknown>, 
   try {
     fn = ejs.compile(text, options);
   } catch (err) {
-    const detail = (err as Error).message.split("\n")[0].replace(/ in \S+ while compiling ejs$/, "");
-    throw new TemplateError(file, syntaxErrorLine(text, options), detail, { cause: err });
+    const raw = (err as Error).message.split("\n")[0].replace(/ in \S+ while compiling ejs$/, "");
+    const line = /matching close tag/.test(raw) ? unclosedTagLine(text) : syntaxErrorLine(text, options);
+    throw new TemplateError(file, line, plainSyntaxError(raw), { cause: err });
   }
   try {
     return fn({ ...helpers, ...vars });
@@ -59,6 +77,25 @@ export function renderTemplateText(text: string, vars: Record<string, unknown>, 
     const detail = msg.split("\n").filter(Boolean).pop() ?? msg;
     throw new TemplateError(file, line, detail, { cause: err });
   }
+}
+
+/** EJS compiles a template into a function body inside try/catch; say what its errors mean in template terms. */
+function plainSyntaxError(detail: string): string {
+  if (/Unexpected token 'catch'|Unexpected end of input/.test(detail)) return "a block opened here is never closed: add <% } %>";
+  if (/Missing catch or finally after try/.test(detail)) return "a } here closes a block that was never opened";
+  if (/matching close tag for "(<%.?)"/.test(detail)) return `${detail.replace(/\.$/, "")}: a tag opened here is never closed with %>`;
+  return detail;
+}
+
+/** The line of the first EJS tag that is opened and never closed. */
+function unclosedTagLine(text: string): number | undefined {
+  let open: number | undefined;
+  for (const m of text.matchAll(/<%%|%%>|<%[_=\-#]?|[_-]?%>/g)) {
+    if (m[0] === "<%%" || m[0] === "%%>") continue;
+    if (m[0].startsWith("<%")) open ??= m.index;
+    else open = undefined;
+  }
+  return open === undefined ? undefined : text.slice(0, open).split("\n").length;
 }
 
 /**

@@ -4,6 +4,7 @@
  * "^6.1", "~6.6.3", ">=5.15 <6", "6.6.3", "6.7-rc2").
  */
 import semver from "semver";
+import { suggest } from "./command.ts";
 import { VersionError } from "./errors.ts";
 import { toSemver } from "./kernel-version.ts";
 
@@ -28,6 +29,44 @@ export interface ResolveOptions {
   what?: string;
   /** Where the candidates came from, for messages ("kernel.org", "Debian packages"). */
   from?: string;
+}
+
+/** A version spec that cannot mean any version ("^^6", "latest-ish"): wrong usage, so the CLI exits 2. */
+export class VersionSpecError extends VersionError {
+  override readonly exitCode = 2;
+}
+
+/** Options of {@linkcode checkSpec}. */
+export interface CheckSpecOptions {
+  /** "kernel" or "busybox", for messages. */
+  what?: string;
+  /** Whether the source has channels (longterm, stable, mainline); default true. */
+  channels?: boolean;
+  /** Where the versions come from, for messages ("busybox.net"). */
+  from?: string;
+}
+
+/**
+ * Check that `spec` has a form {@linkcode resolveSpec} understands, without any candidates:
+ * commands call it before looking versions up, so a typo fails at once.
+ */
+export function checkSpec(spec: string, options: CheckSpecOptions = {}): void {
+  const key = spec.trim().toLowerCase();
+  const channels = options.channels ?? true;
+  const what = options.what ?? "version";
+  if ((CHANNELS as readonly string[]).includes(key)) {
+    if (channels) return;
+    throw new VersionSpecError(`Channel ${key} does not apply to ${what}${options.from ? ` from ${options.from}` : ""}`, "use latest, a version like 1.36, or a range like ^1.35");
+  }
+  // semver reads "" as "*" (any version); an empty spec is a mistake (an unset variable), not a wish.
+  if (key === "latest" || (key && specRange(spec))) return;
+  const words = ["latest", ...(channels ? CHANNELS : [])];
+  const close = key ? suggest(key, words) ?? words.find((w) => key.startsWith(w)) : undefined;
+  const example = channels ? "6.6, 6.6.3" : "1.36, 1.36.1";
+  throw new VersionSpecError(
+    `Invalid ${what} version spec ${JSON.stringify(spec)}`,
+    `${close ? `did you mean ${close}? Use` : "use"} latest, ${channels ? "longterm, stable, mainline, " : ""}a version (${example}), or a range (${channels ? `^6.1, ~6.6.3, ">=5.15 <6"` : `^1.35, ~1.36.0`})`,
+  );
 }
 
 /** A spec as a semver range, or undefined when it is not one. */
@@ -63,6 +102,7 @@ export function resolveSpec<T extends Versioned>(spec: string, candidates: reado
   const what = options.what ?? "version";
   const from = options.from ? ` from ${options.from}` : "";
   const key = spec.trim().toLowerCase();
+  checkSpec(spec, { what, channels: candidates.some((c) => c.moniker), from: options.from });
   const live = candidates.filter((c) => options.includeEol || !c.iseol);
   let pool: T[];
   let found: T | undefined;
@@ -70,19 +110,10 @@ export function resolveSpec<T extends Versioned>(spec: string, candidates: reado
     pool = live.filter((c) => !semver.prerelease(c.semver));
     found = newest(pool);
   } else if ((CHANNELS as readonly string[]).includes(key)) {
-    if (!candidates.some((c) => c.moniker)) {
-      throw new VersionError(`Channel ${key} does not apply to ${what}${from}`, "use latest, a version like 1.36, or a range like ^1.35");
-    }
     pool = live.filter((c) => c.moniker === key);
     found = newest(pool);
   } else {
-    const range = specRange(spec);
-    if (!range) {
-      throw new VersionError(
-        `Invalid ${what} version spec ${JSON.stringify(spec)}`,
-        `use latest, ${candidates.some((c) => c.moniker) ? "longterm, stable, mainline, " : ""}a version (6.6, 6.6.3), or a range (^6.1, ~6.6.3, ">=5.15 <6")`,
-      );
-    }
+    const range = specRange(spec)!;
     const includePrerelease = options.includePrerelease || semver.prerelease(semver.minVersion(range) ?? "0.0.0") !== null;
     pool = live.filter((c) => semver.satisfies(c.semver, range, { includePrerelease }));
     found = newest(pool);
@@ -94,6 +125,6 @@ export function resolveSpec<T extends Versioned>(spec: string, candidates: reado
     `No ${what} version${from} matches ${JSON.stringify(spec)}`,
     eolOnly
       ? `only end-of-life releases match; pass --include-eol to allow them`
-      : `available: ${near.length ? describe(near) : "nothing"}`,
+      : near.length ? `available: ${describe(near)}; pass one of these, or a range that includes one` : "no versions are listed at all; check the source",
   );
 }

@@ -20,9 +20,9 @@ export function parseMemory(value: string | number): number {
   return mib;
 }
 
-/** A CPU count from 1 to 255. */
+/** A CPU count from 1 to 255, as a number or decimal digits ("0x2", "1e1" and " " are refused, not read as 2, 10 and 0). */
 export function parseCpus(value: string | number): number {
-  const n = Number(value);
+  const n = typeof value === "number" ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < 1 || n > 255) throw new VmSpecError(`Invalid CPU count ${show(value)}`, "use a whole number from 1 to 255");
   return n;
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isConfigValue, parseDotConfig, parseOverride, renderFragment } from "../lib/dot-config.ts";
+import { ConfigFragmentError, isConfigValue, parseDotConfig, parseOverride, renderFragment } from "../lib/dot-config.ts";
 import { UsageError } from "../lib/errors.ts";
 
 const dotConfig = [
@@ -51,22 +51,25 @@ test("parse → render → parse keeps every symbol and value", () => {
   assert.deepEqual([...parseDotConfig(renderFragment(m))], [...m]);
 });
 
-test("a fragment line Kconfig would silently ignore is an error naming the line and file", () => {
+test("a fragment line Kconfig would silently ignore is an error naming the file and line (exit 1: the file is wrong, not the command line)", () => {
   const bad = (text: string) => () => parseDotConfig(text, { source: "my.config" });
   assert.throws(bad("CONFIG_NET=y\nNET=y\n"), (err: Error) => {
-    assert.ok(err instanceof UsageError);
-    assert.match(err.message, /line 2 of my\.config: "NET=y" is not CONFIG_NAME=VALUE/);
+    assert.ok(err instanceof ConfigFragmentError);
+    assert.equal(err.exitCode, 1);
+    assert.match(err.message, /my\.config:2: "NET=y" is not CONFIG_NAME=VALUE/);
     return true;
   });
-  assert.throws(bad("CONFIG_NET=yes"), /line 1 of my\.config: the value of CONFIG_NET is "yes", expected y, m, n/);
+  assert.throws(bad("CONFIG_NET=yes"), /my\.config:1: the value of CONFIG_NET is "yes", expected y, m, n/);
+  assert.throws(bad("CONFIG_X=y\nCONFIG_TTY=maybe"), /my\.config:2: the value of CONFIG_TTY is "maybe"/);
+  assert.throws(() => parseDotConfig("\nCONFIG_X=maybe", { source: "f.config.ejs" }), /f\.config\.ejs:2 \(as rendered\): /);
   assert.throws(bad("CONFIG_NET="), /the value of CONFIG_NET is ""/);
   assert.throws(bad("CONFIG_CMDLINE=quiet"), (err: Error) => {
     assert.match(err.message, /CONFIG_CMDLINE is "quiet"/);
-    assert.match((err as UsageError).hint, /CONFIG_CMDLINE="quiet"/);
+    assert.match((err as ConfigFragmentError).hint, /CONFIG_CMDLINE="quiet"/);
     return true;
   });
   assert.throws(bad('CONFIG_CMDLINE="unterminated'), /CONFIG_CMDLINE is/);
-  assert.throws(() => parseDotConfig("CONFIG_X=Y"), /^UsageError: Cannot parse config line 1: /);
+  assert.throws(() => parseDotConfig("CONFIG_X=Y"), /^ConfigFragmentError: Cannot parse config line 1: /);
 });
 
 test("parseOverride takes CONFIG_X=v or X=v with every value form", () => {
@@ -87,6 +90,9 @@ test("a malformed override is a usage error that lists the accepted forms", () =
     ["=y", /"" is not a symbol name/],
     ["CONFIG_A-B=y", /"CONFIG_A-B" is not a symbol name/],
     ["CONFIG_CMDLINE=quiet splash", /the value "quiet splash" is not/],
+    ["CONFIG_=y", /"CONFIG_" is not a symbol name/],
+    ["CONFIG_X=", /the value "" is not/],
+    ['CONFIG_CMDLINE="console=ttyS0', /the value "\\"console=ttyS0" is not/],
   ] as const) {
     assert.throws(() => parseOverride(input), (err: Error) => {
       assert.ok(err instanceof UsageError, input);

@@ -1,9 +1,11 @@
 import { test } from "node:test";
+import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DEFAULT_FEATURES, expandFeatures, kernelConfigRequest } from "../lib/kernel-fragments.ts";
 import { droppedSymbols } from "../lib/kernel-config.ts";
+import { ConfigFragmentError } from "../lib/dot-config.ts";
 import { tempDir } from "./helpers.ts";
 
 test("features pull in what they need, in a fixed order", () => {
@@ -56,4 +58,28 @@ test("verification finds symbols that did not end as requested", () => {
   const actual = new Map([["NET", "y"], ["CMDLINE", '"quiet"'], ["EXT4_FS", "y"]]);
   assert.deepEqual(droppedSymbols(requested, actual), [{ symbol: "VIRTIO_NET", requested: "y", actual: "is not set", why: [] }]);
   assert.deepEqual(droppedSymbols(new Map([["HZ", "100"]]), new Map([["HZ", "250"]])), [{ symbol: "HZ", requested: "100", actual: "250", why: [] }]);
+});
+
+test("a missing, directory or FIFO fragment file is refused (exit 1) before anything reads it", async () => {
+  const dir = await tempDir("frag-");
+  execFileSync("mkfifo", [join(dir, "fifo.config")]);
+  for (const [file, what] of [[join(dir, "gone.config"), "does not exist"], [dir, "is a directory, not a file"], [join(dir, "fifo.config"), "is a FIFO, not a file"]]) {
+    assert.throws(() => kernelConfigRequest({ version: "6.1.192", fragments: [file] }), (err: unknown) => {
+      assert.ok(err instanceof ConfigFragmentError, file);
+      assert.equal(err.exitCode, 1);
+      assert.equal(err.summary, `Config fragment ${file} ${what}`);
+      assert.match(err.hint, /check the path given with --config/);
+      return true;
+    });
+  }
+});
+
+test("an .ejs fragment with an unknown variable or a syntax error names the file and line", async () => {
+  const dir = await tempDir("frag-");
+  const unknown = join(dir, "u.config.ejs");
+  await writeFile(unknown, "CONFIG_A=y\n\nCONFIG_NR_CPUS=<%= nr_cpus %>\n");
+  assert.throws(() => kernelConfigRequest({ version: "6.1.192", fragments: [unknown] }), { name: "TemplateError", message: new RegExp(`^Template ${unknown}:3: nr_cpus is not defined`) });
+  const syntax = join(dir, "s.config.ejs");
+  await writeFile(syntax, "CONFIG_A=y\n<% if (atLeast('6.1') { %>\nCONFIG_B=y\n<% } %>\n");
+  assert.throws(() => kernelConfigRequest({ version: "6.1.192", fragments: [syntax] }), { name: "TemplateError", message: new RegExp(`^Template ${syntax}:2: `) });
 });

@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -42,4 +43,23 @@ test("reuse, update and locked modes", () => {
   });
   assert.throws(() => lockedEntry(lock, "busybox", "latest", "auto", "locked", "L"), /it has no entry for busybox/);
   assert.throws(() => lockedEntry(lock, "kernel", "longterm", "debian", "locked", "L"), /locked to source kernel\.org but debian/);
+});
+
+test("a lock path that is a directory, a FIFO or under a file is refused, not read or blocked on", async () => {
+  const dir = await tempDir("lock-");
+  execFileSync("mkfifo", [join(dir, "fifo.json")]);
+  await writeFile(join(dir, "file"), "");
+  await assert.rejects(readLock(dir), (err: unknown) => err instanceof LockFileError && /^Lock file .* is a directory\n {2}→ pass the path of a lock file \(e\.g\. microforge\.lock\.json\); a missing one is created$/.test(err.message));
+  await assert.rejects(readLock(join(dir, "fifo.json")), /Lock file .*fifo\.json is a FIFO/);
+  await assert.rejects(readLock(join(dir, "file", "lock.json")), /cannot exist: a part of its path is a file/);
+  await writeFile(join(dir, "array.json"), "[1, 2]");
+  await assert.rejects(readLock(join(dir, "array.json")), /is not a microforge lock file[\s\S]*--update/);
+});
+
+test("a file source matches a lock entry of source path with the same absolute path", () => {
+  const lock = { version: 1 as const, artifacts: { busybox: { spec: "latest", version: "1.35.0", source: "path", url: "/bin/busybox", sha256: "b".repeat(64) } } };
+  assert.equal(lockedEntry(lock, "busybox", "latest", "/bin/busybox", "locked", "L"), lock.artifacts.busybox);
+  assert.equal(lockedEntry(lock, "busybox", "latest", "/bin/../bin/busybox", "locked", "L"), lock.artifacts.busybox);
+  assert.throws(() => lockedEntry(lock, "busybox", "latest", "/usr/local/bin/busybox", "locked", "L"), /busybox is locked to \/bin\/busybox but \/usr\/local\/bin\/busybox was asked for/);
+  assert.throws(() => lockedEntry({ version: 1, artifacts: { busybox: { ...lock.artifacts.busybox, source: "host" } } }, "busybox", "latest", "/bin/busybox", "locked", "L"), /locked to source host but \/bin\/busybox was asked for/);
 });

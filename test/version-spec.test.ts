@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseKernelReleases } from "../lib/kernel-releases.ts";
-import { resolveSpec } from "../lib/version-spec.ts";
+import { checkSpec, resolveSpec, VersionSpecError } from "../lib/version-spec.ts";
 import { VersionError } from "../lib/errors.ts";
 import { releasesJson } from "./fixtures/kernel-org.ts";
 
@@ -42,6 +42,35 @@ test("a spec that matches nothing lists the nearest versions", () => {
     assert.ok(err instanceof VersionError);
     assert.match(err.message, /No kernel version matches "6\.2"/);
     assert.match(err.message, /available: 6\.1\.63 \(longterm\), 6\.6\.2 \(stable\)/);
+    return true;
+  });
+});
+
+test("a spec that matches nothing says which versions exist and what to pass (exit 1, not a usage error)", () => {
+  assert.throws(() => pick("999"), (err: unknown) => {
+    assert.ok(err instanceof VersionError && !(err instanceof VersionSpecError));
+    assert.equal(err.exitCode, 1);
+    assert.match(err.hint, /^available: .*6\.1\.63 \(longterm\).*; pass one of these, or a range that includes one$/);
+    return true;
+  });
+});
+
+test("checkSpec refuses malformed specs before any lookup: exit 2, the spec named, the forms listed, a near miss suggested", () => {
+  for (const ok of ["latest", "longterm", "Stable", "mainline", "6.6", "6.6.3", "^6.1", "~6.6.3", ">=5.15 <6", "6.7-rc2", "999", "6.x"]) checkSpec(ok, { what: "kernel" });
+  for (const [spec, extra] of [["6.x.y", undefined], ["^^6", undefined], ["latest-ish", /did you mean latest\?/], ["longterm!", /did you mean longterm\?/], ["", undefined], ["nightly", undefined]] as const) {
+    assert.throws(() => checkSpec(spec, { what: "kernel" }), (err: unknown) => {
+      assert.ok(err instanceof VersionSpecError && err instanceof VersionError, spec);
+      assert.equal(err.exitCode, 2);
+      assert.equal(err.summary, `Invalid kernel version spec ${JSON.stringify(spec)}`);
+      assert.match(err.hint, /use latest, longterm, stable, mainline, a version \(6\.6, 6\.6\.3\), or a range/i);
+      if (extra) assert.match(err.hint, extra);
+      return true;
+    });
+  }
+  assert.throws(() => checkSpec("^^1", { what: "busybox", channels: false }), /Invalid busybox version spec "\^\^1"\n {2}→ use latest, a version \(1\.36, 1\.36\.1\)/);
+  assert.throws(() => checkSpec("longterm", { what: "busybox", channels: false, from: "busybox.net" }), (err: unknown) => {
+    assert.ok(err instanceof VersionSpecError);
+    assert.match(err.message, /^Channel longterm does not apply to busybox from busybox\.net/);
     return true;
   });
 });

@@ -74,3 +74,28 @@ test("memory, cpus, kernel arguments and raw QEMU arguments pass through", () =>
   assert.deepEqual(o.append, ["quiet", "loglevel=3"]);
   assert.deepEqual(o.extraArgs, ["-s", "-S"]);
 });
+
+test("bad --memory, --cpus, --accel, --append, --hostfwd and --disk values are usage errors naming the flag", () => {
+  refused(["--memory", "lots"], /^Invalid memory size "lots" \(--memory\)\n {2}→ use a size like 512, 512M or 1G$/);
+  refused(["--memory=0"], /^Invalid memory size "0": it must be a whole number of MiB, at least 16M \(--memory\)/);
+  refused(["-m", "2G"], /^Memory of exactly 2 GiB is refused: .* \(--memory\)\n {2}→ use 2047M or 2049M/);
+  for (const cpus of ["0", "256", "-1", "two", "0x2", "1.5"]) refused([`--cpus=${cpus}`], new RegExp(`^Invalid CPU count "${cpus.replace(".", "\\.")}" \\(--cpus\\)\\n {2}→ use a whole number from 1 to 255$`));
+  refused(["--accel", "kmv"], /^Unknown accelerator "kmv" \(--accel\)\n {2}→ did you mean kvm\? Use auto, kvm or tcg$/);
+  refused(["--append", "a b"], /^Kernel argument "a b" is refused: .* \(--append\)/);
+  refused(["--hostfwd", "8080"], /^Invalid port forward "8080" \(--hostfwd\)/);
+  refused(["--disk", ":ro"], /^Invalid --disk ":ro"\n {2}→ use --disk IMAGE\[:ro\]$/);
+});
+
+test("a bad --kernel-version, --features or --kernel-source is refused before anything is built", () => {
+  refused(["--kernel-version", "^^6"], /^Invalid kernel version spec "\^\^6" \(--kernel-version\)\n {2}→ use latest, longterm/);
+  refused(["--features", "virtio,nett"], /^Unknown kernel feature nett\n {2}→ did you mean net\?/);
+  refused(["--kernel-source", "debain"], /^Unknown --kernel-source "debain"\n {2}→ did you mean debian\?/);
+  // With --kernel given, the kernel source is not used, so it is not checked either.
+  assert.equal(options("--kernel", "/k", "--kernel-source", "debain").kernel, "/k");
+  assert.throws(() => options("--kernel-source", "/no/such/linux.tar.xz"), (err: Error & { exitCode?: number }) => {
+    assert.equal(err.name, "SourcePathError");
+    assert.equal(err.exitCode, 1);
+    assert.match(err.message, /^Kernel tarball \/no\/such\/linux\.tar\.xz \(--kernel-source\) does not exist/);
+    return true;
+  });
+});

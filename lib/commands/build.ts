@@ -4,9 +4,11 @@
  */
 import { type Command, listFlag, type ParsedArgs } from "../command.ts";
 import { initramfs } from "../build-initramfs.ts";
+import { expandFeatures } from "../kernel-fragments.ts";
 import { stderrLogger } from "../log.ts";
+import { checkSpec } from "../version-spec.ts";
 import { defaultKernel } from "../vm-prepare.ts";
-import { kernelSourceFlag, lockFlags, lockOptions } from "./source-flags.ts";
+import { checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions } from "./source-flags.ts";
 
 /** The `build` subcommand. */
 export const buildCommand: Command = {
@@ -25,6 +27,11 @@ export const buildCommand: Command = {
   async run(args: ParsedArgs): Promise<number> {
     const log = stderrLogger({ quiet: args.quiet as boolean });
     const features = listFlag(args, "features");
+    // Checked before the kernel lookup, download and build.
+    if (args["kernel-version"] !== undefined) checkSpec(args["kernel-version"] as string, { what: "kernel" });
+    if (features.length) expandFeatures(features);
+    checkSourceFlag(args, "kernel-source");
+    checkSourceFlag(args, "busybox");
     const k = await defaultKernel({
       kernelVersion: args["kernel-version"] as string | undefined,
       kernelSource: args["kernel-source"] as string,

@@ -8,7 +8,8 @@ import { UsageError } from "../errors.ts";
 import { lockedBusybox, lockedKernel } from "../locked-artifacts.ts";
 import { stderrLogger } from "../log.ts";
 import { sourceTree } from "../source-tree.ts";
-import { artifactArg, busyboxSourceFlag, kernelSourceFlag, lockFlags, lockOptions, selectionFlags } from "./source-flags.ts";
+import { checkSpec } from "../version-spec.ts";
+import { artifactArg, busyboxSourceFlag, checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions, selectionFlags } from "./source-flags.ts";
 import { DEFAULT_SPEC } from "./versions.ts";
 
 /** The `fetch` subcommand. */
@@ -31,6 +32,8 @@ export const fetchCommand: Command = {
     const what = artifactArg(args, "fetch");
     if (args._.length > 2) throw new UsageError(`Unexpected argument ${args._[2]}`, "pass one version spec");
     const spec = args._[1] ?? DEFAULT_SPEC[what];
+    checkSpec(spec, { what, channels: what === "kernel" });
+    checkSourceFlag(args, what === "kernel" ? "kernel-source" : "busybox-source");
     const log = stderrLogger({ quiet: args.quiet as boolean });
     const lock = lockOptions(args);
     const common = { log, quiet: args.quiet as boolean, lock };

@@ -9,6 +9,10 @@ import type { GzipLevel } from "../gzip.ts";
 import { initramfs } from "../build-initramfs.ts";
 import type { ExtraContent } from "../rootfs.ts";
 import { stderrLogger } from "../log.ts";
+import { recipeContext } from "../recipe-context.ts";
+import { renderInit } from "../rootfs.ts";
+import { checkSpec } from "../version-spec.ts";
+import { checkSourceFlag } from "./source-flags.ts";
 
 /** Parse `SRC:DEST[:MODE]` (MODE in octal). */
 export function parseFileSpec(spec: string): ExtraContent {
@@ -55,13 +59,20 @@ export const initramfsCommand: Command = {
   async run(args: ParsedArgs): Promise<number> {
     if (args._.length) throw new UsageError(`Unexpected argument ${args._[0]}`, "see `microforge initramfs --help`");
     const vars = Object.fromEntries((args.set as string[]).map(parseSetting));
+    const extra = (args.file as string[]).map(parseFileSpec);
+    const gzip = parseLevel(args.level);
+    checkSourceFlag(args, "busybox");
+    checkSpec(args["busybox-version"] as string, { what: "busybox", channels: false });
+    // Render /init now, so a template error shows before busybox is looked up or downloaded.
+    const init = { template: args.init as string, vars, templateDirs: [recipeContext().templates] };
+    renderInit(init);
     const result = await initramfs({
       busybox: args.busybox as string,
       busyboxVersion: args["busybox-version"] as string,
-      init: { template: args.init as string, vars },
-      extra: (args.file as string[]).map(parseFileSpec),
+      init,
+      extra,
       output: args.output as string | undefined,
-      gzip: parseLevel(args.level),
+      gzip,
       log: stderrLogger({ quiet: args.quiet as boolean }),
     });
     if (args.json) {

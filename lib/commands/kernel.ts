@@ -2,19 +2,21 @@
  * `microforge kernel config|build`: show the layered config (and verify it
  * against a real tree), or build a cached bzImage.
  */
-import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { type Command, listFlag, type ParsedArgs } from "../command.ts";
+import { type Command, listFlag, type ParsedArgs, suggest } from "../command.ts";
 import { cacheRoot } from "../cache-dir.ts";
-import { UsageError } from "../errors.ts";
+import { parseOverride } from "../dot-config.ts";
+import { MicroforgeError, UsageError } from "../errors.ts";
 import { buildKernel, reproducibleEnv } from "../kernel-build.ts";
 import { configureKernel } from "../kernel-config.ts";
-import { DEFAULT_FEATURES, kernelConfigRequest } from "../kernel-fragments.ts";
+import { checkFragmentFile, DEFAULT_FEATURES, expandFeatures, kernelConfigRequest } from "../kernel-fragments.ts";
 import { resolveKernel } from "../kernel-source.ts";
 import { lockedKernel } from "../locked-artifacts.ts";
 import { stderrLogger } from "../log.ts";
 import { sourceTree } from "../source-tree.ts";
-import { kernelSourceFlag, lockFlags, lockOptions, selectionFlags } from "./source-flags.ts";
+import { checkSpec } from "../version-spec.ts";
+import { checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions, selectionFlags } from "./source-flags.ts";
 import { DEFAULT_SPEC } from "./versions.ts";
 
 function features(args: ParsedArgs): string[] {
@@ -22,24 +24,50 @@ function features(args: ParsedArgs): string[] {
   return list.length ? list : [...DEFAULT_FEATURES];
 }
 
+/** The directory given with --tree is missing or is not a kernel source tree. */
+export class KernelTreeError extends MicroforgeError {}
+
 async function treeVersion(tree: string): Promise<string> {
+  const hint = "pass the top directory of an extracted kernel (`microforge fetch kernel --extract` prints one)";
+  const s = await stat(tree).catch(() => undefined);
+  if (!s?.isDirectory()) throw new KernelTreeError(`Kernel tree ${tree} ${s ? "is not a directory" : "does not exist"}`, hint);
   const mk = await readFile(join(tree, "Makefile"), "utf8").catch(() => "");
   const f = (n: string) => new RegExp(`^${n} = (\\d*)`, "m").exec(mk)?.[1];
-  if (!f("VERSION")) throw new UsageError(`${tree} is not a kernel source tree (no VERSION in its Makefile)`, "pass the top directory of an extracted kernel");
+  if (!f("VERSION")) throw new KernelTreeError(`${tree} is not a kernel source tree (no VERSION in its Makefile)`, hint);
   return [f("VERSION"), f("PATCHLEVEL"), f("SUBLEVEL")].filter((x) => x !== undefined && x !== "").join(".");
+}
+
+/** The config inputs the flags ask for, each checked before any lookup or download. */
+function configInputs(args: ParsedArgs): { features: string[]; fragments: string[]; overrides: string[] } {
+  const inputs = { features: features(args), fragments: args.config as string[], overrides: args.set as string[] };
+  expandFeatures(inputs.features);
+  inputs.overrides.forEach(parseOverride);
+  inputs.fragments.forEach(checkFragmentFile);
+  return inputs;
+}
+
+/** The version spec from --version, checked. */
+function specArg(args: ParsedArgs): string {
+  const spec = (args.version as string | undefined) ?? DEFAULT_SPEC.kernel;
+  checkSpec(spec, { what: "kernel" });
+  return spec;
 }
 
 async function configCmd(args: ParsedArgs, common: Record<string, unknown>): Promise<number> {
   const log = stderrLogger({ quiet: args.quiet as boolean });
-  const spec = (args.version as string | undefined) ?? DEFAULT_SPEC.kernel;
+  const inputs = configInputs(args);
   let tree = args.tree ? resolve(args.tree as string) : undefined;
   let version: string;
   if (tree) version = await treeVersion(tree);
-  else if (args.verify) {
-    const t = await lockedKernel(spec, { ...common, log, lock: lockOptions(args) });
-    [version, tree] = [t.version, await sourceTree(t, { log })];
-  } else version = (await resolveKernel(spec, { ...common, log })).version;
-  const request = kernelConfigRequest({ version, features: features(args), fragments: args.config as string[], overrides: args.set as string[] });
+  else {
+    const spec = specArg(args);
+    if (args.verify) {
+      const beforeFetch = (v: string) => kernelConfigRequest({ version: v, ...inputs });
+      const t = await lockedKernel(spec, { ...common, log, lock: lockOptions(args), beforeFetch });
+      [version, tree] = [t.version, await sourceTree(t, { log })];
+    } else version = (await resolveKernel(spec, { ...common, log })).version;
+  }
+  const request = kernelConfigRequest({ version, ...inputs });
   if (!tree) {
     process.stdout.write(request.fragment);
     return 0;
@@ -64,15 +92,19 @@ async function configCmd(args: ParsedArgs, common: Record<string, unknown>): Pro
 
 async function buildCmd(args: ParsedArgs, common: Record<string, unknown>): Promise<number> {
   const log = stderrLogger({ quiet: args.quiet as boolean });
-  const spec = (args.version as string | undefined) ?? DEFAULT_SPEC.kernel;
-  const tarball = await lockedKernel(spec, { ...common, log, quiet: args.quiet as boolean, lock: lockOptions(args) });
-  const jobs = args.jobs ? Number(args.jobs) : undefined;
-  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) throw new UsageError(`Invalid --jobs ${args.jobs}`, "pass a positive number");
+  const spec = specArg(args);
+  const inputs = configInputs(args);
+  const jobs = args.jobs !== undefined ? /^\d+$/.test(String(args.jobs)) ? Number(args.jobs) : Number.NaN : undefined;
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0 && jobs <= 1024)) throw new UsageError(`Invalid --jobs ${JSON.stringify(args.jobs)}`, "pass a whole number of parallel jobs from 1 to 1024");
+  for (const v of args.make as string[]) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(v)) throw new UsageError(`Invalid --make ${JSON.stringify(v)}: not a VAR=VALUE make variable`, "pass variables only, e.g. --make KCFLAGS=-O2 (targets and make options are not allowed)");
+  }
+  // The config layers are rendered and checked once the version is known, before the tarball is fetched.
+  const beforeFetch = (version: string) => kernelConfigRequest({ version, ...inputs });
+  const tarball = await lockedKernel(spec, { ...common, log, quiet: args.quiet as boolean, lock: lockOptions(args), beforeFetch });
   const k = await buildKernel({
     tarball,
-    features: features(args),
-    fragments: args.config as string[],
-    overrides: args.set as string[],
+    ...inputs,
     makeVars: args.make as string[],
     jobs,
     allowDropped: args["allow-dropped"] as boolean,
@@ -122,6 +154,7 @@ export const kernelCommand: Command = {
     { name: "quiet", alias: "q", type: "boolean", description: "no progress output" },
   ],
   async run(args: ParsedArgs): Promise<number> {
+    if (args._[0] === "config" || args._[0] === "build") checkSourceFlag(args, "kernel-source");
     const common = {
       source: args["kernel-source"] as string,
       includeEol: args["include-eol"] as boolean,
@@ -130,6 +163,7 @@ export const kernelCommand: Command = {
     };
     if (args._[0] === "config") return await configCmd(args, common);
     if (args._[0] === "build") return await buildCmd(args, common);
-    throw new UsageError(`microforge kernel needs config or build${args._[0] ? `, not ${JSON.stringify(args._[0])}` : ""}`, "see `microforge kernel --help`");
+    const close = args._[0] ? suggest(args._[0], ["config", "build"]) : undefined;
+    throw new UsageError(`microforge kernel needs config or build${args._[0] ? `, not ${JSON.stringify(args._[0])}` : ""}`, `${close ? `did you mean \`microforge kernel ${close}\`? See` : "see"} \`microforge kernel --help\``);
   },
 };

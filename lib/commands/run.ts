@@ -3,6 +3,8 @@
  * interactive shell on the serial console; with one, run it in a fresh VM,
  * stream its stdout/stderr, and exit with its exit status (like a container).
  */
+import { statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { Command, ParsedArgs } from "../command.ts";
 import { BootTimeoutError, MicroforgeError, UsageError } from "../errors.ts";
 import { stderrLogger } from "../log.ts";
@@ -11,6 +13,8 @@ import { renderTimelineTable } from "../svg-timeline.ts";
 import { runInteractive } from "../vm-interactive.ts";
 import { prepareVm } from "../vm-prepare.ts";
 import { vmFlags, vmOptions } from "./vm-flags.ts";
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The `run` subcommand. */
 export const runCommand: Command = {
@@ -27,8 +31,17 @@ export const runCommand: Command = {
   ],
   async run(args: ParsedArgs): Promise<number> {
     const log = stderrLogger({ quiet: args.quiet as boolean });
-    const timeout = Number(args.timeout);
-    if (!(timeout > 0)) throw new UsageError(`Invalid --timeout ${args.timeout}`, "pass a number of seconds");
+    const timeout = /^\s*\d+(\.\d+)?\s*$/.test(String(args.timeout)) ? Number(args.timeout) : Number.NaN;
+    // Node's timers take at most 2^31-1 ms (about 24.8 days); a longer one fires at once.
+    if (!(timeout > 0 && timeout * 1000 <= MAX_TIMER_MS)) throw new UsageError(`Invalid --timeout ${JSON.stringify(args.timeout)}`, `pass a number of seconds from 0.001 to ${Math.floor(MAX_TIMER_MS / 1000)}`);
+    if (args.timeline !== undefined) {
+      const dir = dirname(resolve(args.timeline as string));
+      let isDir = false;
+      try {
+        isDir = statSync(dir).isDirectory();
+      } catch { /* missing: refused below */ }
+      if (!isDir) throw new UsageError(`Cannot write --timeline ${args.timeline}: there is no directory ${dir}`, "create the directory first, or write the SVG elsewhere");
+    }
     const vm = await prepareVm({ ...vmOptions(args), log, quiet: args.quiet as boolean });
     if (!args._.length) {
       log.step("booting; exit the shell (or press Ctrl-A X) to stop the VM");

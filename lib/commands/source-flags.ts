@@ -2,8 +2,9 @@
  * Flags shared by commands that resolve and fetch artifacts, and how they
  * map to options.
  */
-import type { FlagSpec, ParsedArgs } from "../command.ts";
-import { UsageError } from "../errors.ts";
+import { statSync } from "node:fs";
+import { type FlagSpec, type ParsedArgs, suggest } from "../command.ts";
+import { MicroforgeError, UsageError } from "../errors.ts";
 import type { LockOptions } from "../locked-artifacts.ts";
 
 /** `--kernel-source`. */
@@ -45,7 +46,40 @@ export function lockOptions(args: ParsedArgs): LockOptions | undefined {
 export function artifactArg(args: ParsedArgs, command: string): "kernel" | "busybox" {
   const what = args._[0];
   if (what !== "kernel" && what !== "busybox") {
-    throw new UsageError(`microforge ${command} needs "kernel" or "busybox"${what ? `, not ${JSON.stringify(what)}` : ""}`, `e.g. \`microforge ${command} kernel\``);
+    const close = what ? suggest(what, ["kernel", "busybox"]) : undefined;
+    throw new UsageError(`microforge ${command} needs "kernel" or "busybox"${what ? `, not ${JSON.stringify(what)}` : ""}`, `${close ? "did you mean" : "e.g."} \`microforge ${command} ${close ?? "kernel"}\`${close ? "?" : ""}`);
   }
   return what;
+}
+
+/** A source given as a path (a kernel tarball, a busybox binary) is missing or is not a file. */
+export class SourcePathError extends MicroforgeError {}
+
+/** Source keywords per flag; anything else is a path. */
+const SOURCE_WORDS: Record<"kernel-source" | "busybox-source" | "busybox", readonly string[]> = {
+  "kernel-source": ["auto", "kernel.org", "debian"],
+  "busybox-source": ["auto", "busybox.net", "debian", "host"],
+  busybox: ["auto", "busybox.net", "debian", "host"],
+};
+
+/**
+ * Check a source flag's value before any lookup: a keyword, or the path of an existing file.
+ * A near-miss of a keyword ("debain") is a usage error with a suggestion, not a missing file.
+ */
+export function checkSourceFlag(args: ParsedArgs, flag: keyof typeof SOURCE_WORDS): void {
+  const value = args[flag] as string | undefined;
+  const words = SOURCE_WORDS[flag];
+  if (value === undefined || words.includes(value)) return;
+  const what = flag === "kernel-source" ? "Kernel tarball" : "Busybox binary";
+  let s;
+  try {
+    s = statSync(value);
+  } catch {
+    const close = suggest(value, words);
+    if (close && !/[/.]/.test(value.replace("kernel.org", "").replace("busybox.net", ""))) {
+      throw new UsageError(`Unknown --${flag} ${JSON.stringify(value)}`, `did you mean ${close}? Use ${words.join(", ")}, or a path`);
+    }
+    throw new SourcePathError(`${what} ${value} (--${flag}) does not exist`, `pass an existing file, or one of ${words.join(", ")}`);
+  }
+  if (!s.isFile()) throw new SourcePathError(`${what} ${value} (--${flag}) is ${s.isDirectory() ? "a directory" : "not a regular file"}`, `pass a file, or one of ${words.join(", ")}`);
 }

@@ -2,15 +2,15 @@
  * `microforge versions kernel|busybox`: what a source offers, the default
  * marked; `--resolve SPEC` prints the one version a spec means.
  */
-import type { Command, ParsedArgs } from "../command.ts";
+import { type Command, type ParsedArgs, suggest } from "../command.ts";
 import { busyboxNetBuilds } from "../busybox-net.ts";
 import { type MicroforgeError, UsageError } from "../errors.ts";
 import { kernelCandidates, pickKernel } from "../kernel-source.ts";
 import { stderrLogger } from "../log.ts";
-import { resolveSpec, type Versioned } from "../version-spec.ts";
+import { CHANNELS, checkSpec, resolveSpec, type Versioned } from "../version-spec.ts";
 import { aptPackages } from "../debian-packages.ts";
 import { toSemver } from "../kernel-version.ts";
-import { artifactArg, busyboxSourceFlag, kernelSourceFlag, selectionFlags } from "./source-flags.ts";
+import { artifactArg, busyboxSourceFlag, checkSourceFlag, kernelSourceFlag, selectionFlags } from "./source-flags.ts";
 
 /** Default specs, as recipes use them. */
 export const DEFAULT_SPEC = { kernel: "longterm", busybox: "latest" } as const;
@@ -49,6 +49,17 @@ export const versionsCommand: Command = {
   ],
   async run(args: ParsedArgs): Promise<number> {
     const what = artifactArg(args, "versions");
+    // Checked before the (possibly slow) version lookup.
+    const channel = args.channel as string | undefined;
+    if (channel !== undefined) {
+      if (what !== "kernel") throw new UsageError("--channel applies to kernel versions only", "drop --channel, or use `microforge versions kernel --channel longterm`");
+      if (!(CHANNELS as readonly string[]).includes(channel)) {
+        const close = suggest(channel, CHANNELS);
+        throw new UsageError(`Unknown channel ${JSON.stringify(channel)}`, `${close ? `did you mean ${close}? Use` : "use"} longterm, stable or mainline`);
+      }
+    }
+    if (args.resolve !== undefined) checkSpec(args.resolve as string, { what, channels: what === "kernel" });
+    checkSourceFlag(args, what === "kernel" ? "kernel-source" : "busybox-source");
     const opts = { includeEol: args["include-eol"] as boolean, includePrerelease: args["include-prerelease"] as boolean };
     let from: string;
     let rows: Row[];
@@ -66,8 +77,6 @@ export const versionsCommand: Command = {
       process.stdout.write(args.json ? JSON.stringify(out, null, 2) + "\n" : `${r.version}\n`);
       return 0;
     }
-    const channel = args.channel as string | undefined;
-    if (channel && !["longterm", "stable", "mainline"].includes(channel)) throw new UsageError(`Unknown channel ${channel}`, "use longterm, stable or mainline");
     const shown = rows.filter((r) => !channel || r.moniker === channel);
     let def: Row | undefined;
     try {

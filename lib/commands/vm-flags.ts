@@ -2,11 +2,15 @@
  * Flags that describe a VM, shared by `run` and `emit`, and their mapping
  * to {@linkcode VmOptions}.
  */
-import { type FlagSpec, listFlag, type ParsedArgs } from "../command.ts";
-import { UsageError } from "../errors.ts";
+import type { AccelChoice } from "../accel.ts";
+import { type FlagSpec, listFlag, type ParsedArgs, suggest } from "../command.ts";
+import { MicroforgeError, UsageError } from "../errors.ts";
+import { expandFeatures } from "../kernel-fragments.ts";
 import type { Disk, MachineProps } from "../microvm.ts";
+import { checkSpec } from "../version-spec.ts";
 import type { ShareOption, VmOptions } from "../vm-prepare.ts";
-import { kernelSourceFlag, lockFlags, lockOptions } from "./source-flags.ts";
+import { checkKernelArg, parseCpus, parseHostfwd, parseMemory } from "../vm-values.ts";
+import { checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions } from "./source-flags.ts";
 
 /** The VM flags. */
 export const vmFlags: FlagSpec[] = [
@@ -54,23 +58,50 @@ function share(spec: string): ShareOption {
 
 function disk(spec: string): Disk {
   const readonly = spec.endsWith(":ro");
-  return { path: readonly ? spec.slice(0, -3) : spec, readonly };
+  const path = readonly ? spec.slice(0, -3) : spec;
+  if (!path) throw new UsageError(`Invalid --disk ${JSON.stringify(spec)}`, "use --disk IMAGE[:ro]");
+  return { path, readonly };
+}
+
+const ACCELS: readonly AccelChoice[] = ["auto", "kvm", "tcg"];
+
+function accel(value: string): AccelChoice {
+  if ((ACCELS as readonly string[]).includes(value)) return value as AccelChoice;
+  const close = suggest(value, ACCELS);
+  throw new UsageError(`Unknown accelerator ${JSON.stringify(value)} (--accel)`, `${close ? `did you mean ${close}? Use` : "use"} auto, kvm or tcg`);
+}
+
+/** Run a value check on a flag's value; a refused value is a usage error (exit 2) naming the flag. */
+function flagValue<T>(flag: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof MicroforgeError && !(err instanceof UsageError)) throw new UsageError(`${err.summary} (--${flag})`, err.hint, { cause: err });
+    throw err;
+  }
 }
 
 /** The VM options the flags ask for. */
 export function vmOptions(args: ParsedArgs): VmOptions {
   const hostfwd = args.hostfwd as string[];
   const features = listFlag(args, "features");
+  const kernelVersion = args["kernel-version"] as string | undefined;
+  // Every value is checked here, before anything slow (a kernel build, a download, the KVM probe) starts.
+  if (kernelVersion !== undefined) flagValue("kernel-version", () => checkSpec(kernelVersion, { what: "kernel" }));
+  if (features.length) expandFeatures(features);
+  if (args.kernel === undefined) checkSourceFlag(args, "kernel-source");
+  flagValue("memory", () => parseMemory(args.memory as string));
+  hostfwd.forEach((f) => flagValue("hostfwd", () => parseHostfwd(f)));
   return {
     kernel: args.kernel as string | undefined,
-    kernelVersion: args["kernel-version"] as string | undefined,
+    kernelVersion,
     kernelSource: args["kernel-source"] as string,
     features: features.length ? features : undefined,
     initrd: args.initrd as string | undefined,
     memory: args.memory as string,
-    cpus: Number(args.cpus),
-    accel: args.accel as VmOptions["accel"],
-    append: args.append as string[],
+    cpus: flagValue("cpus", () => parseCpus(args.cpus as string)),
+    accel: accel(args.accel as string),
+    append: (args.append as string[]).map((a) => flagValue("append", () => checkKernelArg(a))),
     machine: machine(args.machine as string[]),
     disks: (args.disk as string[]).map(disk),
     net: hostfwd.length ? { hostfwd } : (args.net as boolean),
