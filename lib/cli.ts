@@ -50,7 +50,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`microforge: ${err.message}\n`);
       return err.exitCode;
     }
-    throw err;
+    // A bug, not a user error: one line and where to report it; the stack with MICROFORGE_DEBUG=1.
+    const e = err as Error;
+    process.stderr.write(`microforge: internal error: ${e?.message ?? String(err)}\n  → this is a bug in microforge: rerun with MICROFORGE_DEBUG=1 for the stack and report it\n`);
+    if (process.env.MICROFORGE_DEBUG) process.stderr.write(`${e?.stack ?? ""}\n`);
+    return 1;
   }
 }
 

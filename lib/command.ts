@@ -101,10 +101,11 @@ export function parseFlags(cmd: Command, argv: readonly string[]): ParsedArgs {
   }
   const given = new Set<string>();
   // The value of a value flag: attached, else the next word unless it is a flag or `--`, else "".
+  // A negative number is a value (`--memory -1`), so the flag's own check names the flag.
   const valueOf = (attached: string | undefined, i: number): [string, number] => {
     if (attached !== undefined) return [attached, i];
     const next = argv[i + 1];
-    return next !== undefined && (next === "-" || !next.startsWith("-")) ? [next, i + 1] : ["", i];
+    return next !== undefined && (next === "-" || !next.startsWith("-") || /^-\d/.test(next)) ? [next, i + 1] : ["", i];
   };
   // Like minimist, `--flag true|false` takes the word as the flag's value.
   const boolWord = (i: number) => argv[i + 1] === "true" || argv[i + 1] === "false";

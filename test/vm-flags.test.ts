@@ -99,3 +99,11 @@ test("a bad --kernel-version, --features or --kernel-source is refused before an
     return true;
   });
 });
+
+test("a negative number after a value flag is its value, so the flag's own check names it", () => {
+  assert.equal(parseFlags(run, ["--memory", "-1"]).memory, "-1");
+  refused(["--memory", "-1"], /--memory/);
+  refused(["--cpus", "-2"], /--cpus/);
+  // A word that starts with - but is not a number is still an option.
+  assert.throws(() => parseFlags(run, ["--memory", "-x"]), { name: "UsageError" });
+});
