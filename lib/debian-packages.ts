@@ -2,12 +2,15 @@
  * Debian packages as an offline source: `apt-cache` says which versions the
  * configured mirror offers, `apt-get download` + `dpkg-deb -x` fetch and
  * unpack one file without installing anything (no root needed). apt checks
- * the .deb against the mirror's signed index, so what we get is verified.
+ * the .deb against the mirror's signed index; we check its sha256 against
+ * that index too before unpacking it, so what we use is verified.
  */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { cacheRoot } from "./cache-dir.ts";
-import { MicroforgeError } from "./errors.ts";
+import { ChecksumError, MicroforgeError } from "./errors.ts";
 import { type Runner, runCommand } from "./exec.ts";
 import { findOnPath } from "./find-on-path.ts";
 import { type Logger, stderrLogger } from "./log.ts";
@@ -74,6 +77,12 @@ export async function installedVersion(name: string, deps: DebianDeps = {}): Pro
   return m?.[1];
 }
 
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Uint8Array);
+  return hash.digest("hex");
+}
+
 /**
  * One file (`member`, a path inside the package like "bin/busybox") of
  * package `pkg`, unpacked into `<cache>/debian/<name>_<version>/` once.
@@ -94,9 +103,16 @@ export async function debianFile(pkg: DebianPackage, member: string, deps: Debia
     await chmod(work, 0o777);
     const aptEnv = { ...env, LC_ALL: "C" };
     const hint = "check that Debian's package mirror is reachable; `apt-get update` may help";
+    // A package from the lock file carries no sha256: ask the index for this exact version.
+    const expected = pkg.sha256 ?? (await aptPackages([`${pkg.name}=${pkg.version}`], deps)).find((p) => p.version === pkg.version)?.sha256;
+    if (!expected) {
+      throw new MicroforgeError(`apt's index lists no sha256 for ${pkg.name} ${pkg.version}, so the package cannot be verified`, "run `apt-get update`, or re-resolve with --update");
+    }
     await run(["apt-get", "download", `${pkg.name}=${pkg.version}`], { cwd: work, env: aptEnv, hint });
     const deb = (await readdir(work)).find((f) => f.endsWith(".deb"));
     if (!deb) throw new MicroforgeError(`apt-get download left no .deb in ${work}`, `try \`apt-get download ${pkg.name}\` by hand`);
+    const actual = await sha256Of(join(work, deb));
+    if (actual !== expected.toLowerCase()) throw new ChecksumError(`debian:${pkg.name}=${pkg.version}`, expected, actual);
     await run(["dpkg-deb", "-x", join(work, deb), join(work, "root")]);
     const staged = join(work, "root", member);
     if (!(await stat(staged).then((s) => s.isFile(), () => false))) {

@@ -21,8 +21,12 @@ export interface HttpOptions {
   retries?: number;
   /** Backoff before the first retry, doubled for each next one (default 500 ms). */
   retryDelayMs?: number;
-  /** Allow plain http:// to hosts other than loopback (default false). */
-  allowHttp?: boolean;
+  /**
+   * Plain http:// beyond loopback: `true` for any host, or the URL of a
+   * mirror the user configured (MICROFORGE_KERNEL_RELEASES_URL, ...) for its
+   * host only. Default: loopback only.
+   */
+  allowHttp?: boolean | string;
   /** Where retry notices go. */
   log?: Logger;
   /** No retry notices. */
@@ -58,10 +62,11 @@ export function isTransient(err: unknown): boolean {
 
 /**
  * Parse `url` and apply the policy: https always; http only to loopback
- * (127.0.0.0/8, ::1, localhost: nothing on the network can tamper) or with
- * `allowHttp`; nothing else.
+ * (127.0.0.0/8, ::1, localhost: nothing on the network can tamper), to the
+ * host of a configured mirror (`allowHttp` a URL), or anywhere with
+ * `allowHttp: true`; nothing else.
  */
-export function checkUrl(url: string, allowHttp = false): URL {
+export function checkUrl(url: string, allowHttp: boolean | string = false): URL {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -70,10 +75,26 @@ export function checkUrl(url: string, allowHttp = false): URL {
   }
   if (parsed.protocol === "https:") return parsed;
   if (parsed.protocol === "http:") {
-    if (allowHttp || isLoopback(parsed.hostname)) return parsed;
-    throw new DownloadError(url, "plain http:// is refused (anyone on the path could change the bytes)", "use the https:// URL, or pass allowHttp: true for a mirror you trust");
+    if (allowHttp === true || isLoopback(parsed.hostname)) return parsed;
+    const mirror = typeof allowHttp === "string" ? tryUrl(allowHttp) : undefined;
+    if (mirror?.protocol === "http:" && mirror.host === parsed.host) return parsed;
+    throw new DownloadError(
+      url,
+      "plain http:// is refused (anyone on the path could change the bytes)",
+      mirror
+        ? `only the mirror you configured (${mirror.host}) may use http; use the https:// URL`
+        : "use the https:// URL; plain http needs a mirror you configure explicitly (MICROFORGE_KERNEL_RELEASES_URL, MICROFORGE_BUSYBOX_URL, or allowHttp in the DSL)",
+    );
   }
   throw new DownloadError(url, `the ${parsed.protocol} scheme is not supported`, "give an https:// URL");
+}
+
+function tryUrl(url: string): URL | undefined {
+  try {
+    return new URL(url);
+  } catch {
+    return undefined;
+  }
 }
 
 function isLoopback(host: string): boolean {

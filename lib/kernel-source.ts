@@ -48,7 +48,7 @@ export interface KernelSourceOptions extends DebianDeps {
   fetch?: typeof fetch;
   includeEol?: boolean;
   includePrerelease?: boolean;
-  /** Allow mainline snapshots, which have no published checksum. */
+  /** Allow mainline snapshots, which have no published checksum (also `MICROFORGE_ALLOW_UNVERIFIED=1`). */
   allowUnverified?: boolean;
   /** Check sha256sums.asc's PGP signature with gpgv and `MICROFORGE_KERNEL_KEYRING`. */
   verifySignatures?: boolean;
@@ -60,9 +60,15 @@ export function releasesUrl(env: Record<string, string | undefined> = process.en
   return env.MICROFORGE_KERNEL_RELEASES_URL || KERNEL_RELEASES_URL;
 }
 
-/** Plain http is allowed only for an explicitly configured mirror. */
-function httpAllowed(env: Record<string, string | undefined>): boolean {
-  return (env.MICROFORGE_KERNEL_RELEASES_URL ?? "").startsWith("http://");
+/** Plain http is allowed only to the host of a mirror the user configured explicitly (and loopback, see `checkUrl`). */
+function httpAllowed(env: Record<string, string | undefined>): string | false {
+  const url = env.MICROFORGE_KERNEL_RELEASES_URL ?? "";
+  return url.startsWith("http://") ? url : false;
+}
+
+/** The user's opt-in to bytes nobody publishes a checksum for: the option, or `MICROFORGE_ALLOW_UNVERIFIED=1`. */
+export function unverifiedAllowed(option: boolean | undefined, env: Record<string, string | undefined> = process.env): boolean {
+  return option === true || /^(1|true|yes)$/i.test(env.MICROFORGE_ALLOW_UNVERIFIED ?? "");
 }
 
 /** kernel.org's releases as candidates. */
@@ -175,10 +181,10 @@ export async function fetchKernel(choice: KernelChoice, options: KernelSourceOpt
         throw new MicroforgeError(`${choice.checksums} lists no sha256 for ${name}`, "the mirror may be mid-update; try again later or pick another version");
       }
     }
-    if (!expected && !options.allowUnverified) {
+    if (!expected && !unverifiedAllowed(options.allowUnverified, env)) {
       throw new MicroforgeError(
         `${name} is a mainline snapshot from git.kernel.org, which publishes no checksum for it`,
-        "pass --allow-unverified to use it unverified (the sha256 is then pinned in the lock file), or pick a released version",
+        "pass --allow-unverified (or set MICROFORGE_ALLOW_UNVERIFIED=1) to use it unverified (the sha256 is then pinned in the lock file), or pick a released version",
       );
     }
     const got = await download({ url: choice.url, sha256: expected, name, fetch: options.fetch, log, quiet: options.quiet, allowHttp: httpAllowed(env), cacheDir: cacheRoot(env) });
@@ -203,7 +209,8 @@ export async function fetchKernel(choice: KernelChoice, options: KernelSourceOpt
       throw new MicroforgeError(`Kernel tarball ${path} does not exist`, "pass an existing .tar.xz/.tar.gz, or --kernel-source kernel.org|debian");
     }
     sha256 = await sha256File(path);
-    verified = "local file";
+    // A file the user named is their choice: nothing to check it against, its sha256 is recorded (and pinned by a lock file).
+    verified = options.expectSha256 ? "local file, sha256 from the lock file" : "local file given by the user (not verified; sha256 recorded)";
   }
   if (options.expectSha256 && sha256 !== options.expectSha256) {
     throw new MicroforgeError(

@@ -34,8 +34,8 @@ export interface InitVars {
   /** A command (argv) to run instead of a shell; its status is printed after `exitMarker`. */
   command: string[] | null;
   exitMarker: string;
-  /** Start an interactive shell when there is no command. */
-  shell: boolean;
+  /** Start an interactive shell when there is no command (the old name `shell` is still accepted). */
+  interactiveShell: boolean;
 }
 
 /** The blog's `/init`: install busybox links, mount proc, sysfs, devtmpfs and tmpfs, run `sh`, then end the VM. */
@@ -54,7 +54,7 @@ export function defaultInitVars(): InitVars {
     share: null,
     command: null,
     exitMarker: "microforge-exit-status:",
-    shell: true,
+    interactiveShell: true,
   };
 }
 
@@ -88,7 +88,10 @@ export function baseLayout(): CpioEntry[] {
 export function renderInit(init: RootfsSpec["init"] = {}): string {
   if ("content" in init) return init.content;
   const file = findTemplate(init.template ?? "init.sh.ejs", init.templateDirs);
-  return renderTemplate(file, { ...defaultInitVars(), ...init.vars });
+  // The variable's old name: `--set shell=false` and DSL vars from before the rename keep working.
+  const { shell: oldName, ...vars } = init.vars ?? {};
+  const renamed = oldName !== undefined && vars.interactiveShell === undefined ? { interactiveShell: oldName as boolean } : {};
+  return renderTemplate(file, { ...defaultInitVars(), ...vars, ...renamed });
 }
 
 /** Directories leading to `path` ("a/b/c" → "a", "a/b"). */

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { runCommand } from "../lib/exec.ts";
 import { MicroVM } from "../lib/microvm.ts";
 import { formatCommand, formatScript } from "../lib/shell-command.ts";
+import { ShellQuoteError } from "../lib/shell-quote.ts";
 import { tempDir } from "./helpers.ts";
 
 const qemu = ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off", "-nographic", "-m", "512", "-append", "console=ttyS0 panic=-1", "-kernel", "/k/bzImage"];
@@ -111,4 +112,12 @@ test("the script run by sh passes every argument through unchanged", async () =>
   const { stdout, stderr } = await runCommand(["sh", file]);
   assert.equal(stderr, "");
   assert.deepEqual(argsSeen(stdout), words);
+});
+
+test("a word with a NUL byte is refused: no shell argument can carry it", () => {
+  assert.throws(() => formatCommand(["qemu", "-append", "a\0b"], { oneLine: true }), (err: unknown) => {
+    assert.ok(err instanceof ShellQuoteError);
+    assert.match(err.message, /Cannot quote "a\\u0000b" for a shell: it holds a NUL byte/);
+    return true;
+  });
 });

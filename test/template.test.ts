@@ -2,7 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { findTemplate, renderTemplate } from "../lib/template.ts";
+import { execFileSync } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { findTemplate, renderTemplate, TemplateFileError } from "../lib/template.ts";
 import { TemplateError } from "../lib/errors.ts";
 import { defaultInitVars, renderInit } from "../lib/rootfs.ts";
 import { tempDir } from "./helpers.ts";
@@ -49,7 +51,39 @@ test("templates are found in the given dirs first, then built in", async () => {
   await writeFile(join(dir, "init.sh.ejs"), "custom");
   assert.equal(findTemplate("init.sh.ejs", [dir]), join(dir, "init.sh.ejs"));
   assert.match(findTemplate("init.sh.ejs"), /templates\/init\.sh\.ejs$/);
-  assert.throws(() => findTemplate("missing.ejs"), /template not found/);
+  assert.throws(() => findTemplate("missing.ejs"), (err: unknown) => {
+    assert.ok(err instanceof TemplateFileError);
+    assert.match(err.message, /^Template missing\.ejs was not found \(looked in .*templates\)\n {2}→ check the name/);
+    return true;
+  });
+  assert.throws(() => findTemplate("/no/such/init.sh.ejs"), /^TemplateFileError: Template file \/no\/such\/init\.sh\.ejs does not exist\n {2}→ check the path/);
+});
+
+test("an unclosed block, an unclosed tag and a stray } name the line they start on", async () => {
+  const cases = [
+    ["block.sh.ejs", "a\n<% if (true) { %>\nb\n<% if (x) { %>\nc\n<% } %>\nd\n", 2, /a block opened here is never closed: add <% } %>/],
+    ["tag.sh.ejs", "a <%= x %>\nb\necho <%= hostname \nc\n", 3, /Could not find matching close tag for "<%=": a tag opened here is never closed with %>/],
+    ["stray.sh.ejs", "a\n<% } %>\nb\n", 2, /a } here closes a block that was never opened/],
+  ] as const;
+  for (const [name, text, line, detail] of cases) {
+    const file = await templateFile(name, text);
+    assert.throws(() => renderTemplate(file, { x: 1, hostname: "h" }), (err: unknown) => {
+      assert.ok(err instanceof TemplateError, name);
+      assert.equal(err.line, line, name);
+      assert.match(err.message, new RegExp(`${name.replace(".", "\\.")}:${line}: `));
+      assert.match(err.message, detail);
+      return true;
+    });
+  }
+});
+
+test("a directory or a FIFO is refused as a template instead of blocking", async () => {
+  const dir = await tempDir("tpl-");
+  await mkdir(join(dir, "d.sh.ejs"));
+  execFileSync("mkfifo", [join(dir, "f.sh.ejs")]);
+  assert.throws(() => renderTemplate(join(dir, "d.sh.ejs"), {}), (err: unknown) => err instanceof TemplateFileError && /is a directory, not a template file/.test(err.message));
+  assert.throws(() => renderTemplate(join(dir, "f.sh.ejs"), {}), (err: unknown) => err instanceof TemplateFileError && /is a FIFO, not a template file/.test(err.message));
+  assert.throws(() => renderTemplate(join(dir, "gone.sh.ejs"), {}), /Template file .*gone\.sh\.ejs does not exist/);
 });
 
 test("the default /init mounts proc, sysfs, devtmpfs and tmpfs, runs sh, then reboots", () => {
@@ -76,5 +110,5 @@ test("/init can run a command, set up the network and mount a 9p share", () => {
   assert.match(init, /ip addr add 10\.0\.2\.15\/24 dev eth0/);
   assert.match(init, /mount -t 9p -o trans=virtio,version=9p2000\.L,ro 'host share' \/mnt\/host/);
   assert.doesNotMatch(init, /cttyhack/);
-  assert.equal(defaultInitVars().shell, true);
+  assert.equal(defaultInitVars().interactiveShell, true);
 });
