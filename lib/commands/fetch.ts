@@ -22,7 +22,7 @@ export const fetchCommand: Command = {
     busyboxSourceFlag,
     ...selectionFlags,
     ...lockFlags,
-    { name: "allow-unverified", type: "boolean", description: "allow mainline snapshots, which have no published checksum" },
+    { name: "allow-unverified", type: "boolean", description: "allow sources with no published checksum (mainline snapshots, busybox.net binaries); also MICROFORGE_ALLOW_UNVERIFIED=1" },
     { name: "verify-signatures", type: "boolean", description: "check sha256sums.asc's PGP signature (gpgv + MICROFORGE_KERNEL_KEYRING)" },
     { name: "extract", type: "boolean", description: "kernel: also extract the source tree into the cache" },
     { name: "json", type: "boolean", description: "print JSON" },
@@ -51,7 +51,9 @@ export const fetchCommand: Command = {
       if (args.extract) out.tree = await sourceTree(t, { log });
     } else {
       if (args.extract) throw new UsageError("--extract applies to kernel sources only", "drop --extract");
-      const b = await lockedBusybox(spec, args["busybox-source"] as string, common);
+      // busybox.net publishes no checksums: --allow-unverified trusts its binary on first use (and pins it).
+      const env = args["allow-unverified"] ? { ...process.env, MICROFORGE_ALLOW_UNVERIFIED: "1" } : undefined;
+      const b = await lockedBusybox(spec, args["busybox-source"] as string, { ...common, env });
       out = { version: b.version, source: b.origin, url: b.url, path: b.path, sha256: b.sha256 };
     }
     if (args.json) process.stdout.write(JSON.stringify(out, null, 2) + "\n");
