@@ -14,6 +14,7 @@ import { ChecksumError, MicroforgeError } from "./errors.ts";
 import { type Runner, runCommand } from "./exec.ts";
 import { findOnPath } from "./find-on-path.ts";
 import { type Logger, stderrLogger } from "./log.ts";
+import { memoByStat } from "./stat-memo.ts";
 
 /** A package version the mirror offers. */
 export interface DebianPackage {
@@ -49,9 +50,25 @@ async function needApt(env: Record<string, string | undefined>): Promise<void> {
 export async function aptPackages(names: readonly string[], deps: DebianDeps = {}): Promise<DebianPackage[]> {
   const env = deps.env ?? process.env;
   await needApt(env);
+  const query = () => aptQuery(["apt-cache", "show", "--no-all-versions", ...names], deps);
+  return parseStanzas(deps.run ? await query() : await memoByStat(`apt-cache show ${names.join(" ")}`, APT_STATE, query, env));
+}
+
+/**
+ * What apt's answers depend on: the package lists, the sources and dpkg's
+ * status. Until one changes, an answer is reused (an `apt-cache` call costs
+ * about a second, on every `run`). Injected runners (tests) are never memoized.
+ */
+const APT_STATE = ["/var/lib/apt/lists", "/var/lib/dpkg/status", "/etc/apt/sources.list", "/etc/apt/sources.list.d"];
+
+async function aptQuery(argv: string[], deps: DebianDeps): Promise<string> {
+  const env = deps.env ?? process.env;
   const run = deps.run ?? runCommand;
-  const show = await run(["apt-cache", "show", "--no-all-versions", ...names], { nothrow: true, env: { ...env, LC_ALL: "C" } });
-  return show.stdout.split(/\n\n+/).flatMap((stanza) => {
+  return (await run(argv, { nothrow: true, env: { ...env, LC_ALL: "C" } })).stdout;
+}
+
+function parseStanzas(text: string): DebianPackage[] {
+  return text.split(/\n\n+/).flatMap((stanza) => {
     const field = (f: string) => new RegExp(`^${f}: (.+)$`, "m").exec(stanza)?.[1];
     const [name, version] = [field("Package"), field("Version")];
     if (!name || !version) return [];
@@ -64,17 +81,21 @@ export async function aptPackages(names: readonly string[], deps: DebianDeps = {
 export async function aptSearch(regex: string, deps: DebianDeps = {}): Promise<string[]> {
   const env = deps.env ?? process.env;
   await needApt(env);
-  const run = deps.run ?? runCommand;
-  const r = await run(["apt-cache", "search", "--names-only", regex], { nothrow: true, env: { ...env, LC_ALL: "C" } });
-  return r.stdout.split("\n").map((l) => l.split(" - ")[0].trim()).filter(Boolean);
+  const query = () => aptQuery(["apt-cache", "search", "--names-only", regex], deps);
+  const text = deps.run ? await query() : await memoByStat(`apt-cache search ${regex}`, APT_STATE, query, env);
+  return text.split("\n").map((l) => l.split(" - ")[0].trim()).filter(Boolean);
 }
 
 /** The installed version of `name`, if dpkg has it installed. */
 export async function installedVersion(name: string, deps: DebianDeps = {}): Promise<string | undefined> {
   const run = deps.run ?? runCommand;
-  const r = await run(["dpkg-query", "-W", "-f", "${Version} ${Status}", name], { nothrow: true }).catch(() => undefined);
-  const m = r && r.code === 0 ? /^(\S+) install ok installed$/.exec(r.stdout.trim()) : null;
-  return m?.[1];
+  const query = async () => {
+    const r = await run(["dpkg-query", "-W", "-f", "${Version} ${Status}", name], { nothrow: true }).catch(() => undefined);
+    const m = r && r.code === 0 ? /^(\S+) install ok installed$/.exec(r.stdout.trim()) : null;
+    return m?.[1] ?? null;
+  };
+  const version = deps.run ? await query() : await memoByStat(`dpkg-query ${name}`, ["/var/lib/dpkg/status"], query, deps.env ?? process.env);
+  return version ?? undefined;
 }
 
 async function sha256Of(path: string): Promise<string> {

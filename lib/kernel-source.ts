@@ -18,6 +18,7 @@ import { toSemver } from "./kernel-version.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { verifyClearsigned } from "./pgp-verify.ts";
 import { resolveSpec, type Versioned } from "./version-spec.ts";
+import { memoByStat } from "./stat-memo.ts";
 
 /** Where kernel sources come from: "auto", "kernel.org", "debian", or a tarball path. */
 export type KernelSourceKind = "auto" | "kernel.org" | "debian" | (string & Record<never, never>);
@@ -162,6 +163,16 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
+/**
+ * sha256 of a tarball outside our cache (Debian's /usr/src one, or the
+ * user's), remembered until the file changes: hashing 150 MB takes 1–2 s,
+ * and a warm `run` needs only the digest (the kernel built from it is
+ * verified on use).
+ */
+function sha256OfSource(path: string, env: Record<string, string | undefined>): Promise<string> {
+  return memoByStat(`sha256 of ${path}`, [path], () => sha256File(path), env);
+}
+
 /** Download (or locate) and verify the tarball of `choice`. `expectSha256` pins it (from a lock file). */
 export async function fetchKernel(choice: KernelChoice, options: KernelSourceOptions & { expectSha256?: string } = {}): Promise<KernelTarball> {
   const env = options.env ?? process.env;
@@ -202,13 +213,13 @@ export async function fetchKernel(choice: KernelChoice, options: KernelSourceOpt
       path = await debianFile(pkg, member, options);
       verified = `Debian package ${pkg.name} ${pkg.version}, checked by apt`;
     }
-    sha256 = await sha256File(path);
+    sha256 = await sha256OfSource(path, env);
   } else {
     path = choice.url;
     if (!(await stat(path).then((s) => s.isFile(), () => false))) {
       throw new MicroforgeError(`Kernel tarball ${path} does not exist`, "pass an existing .tar.xz/.tar.gz, or --kernel-source kernel.org|debian");
     }
-    sha256 = await sha256File(path);
+    sha256 = await sha256OfSource(path, env);
     // A file the user named is their choice: nothing to check it against, its sha256 is recorded (and pinned by a lock file).
     verified = options.expectSha256 ? "local file, sha256 from the lock file" : "local file given by the user (not verified; sha256 recorded)";
   }
