@@ -5,6 +5,7 @@
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { type Busybox, type BusyboxSource, resolveBusybox } from "./busybox.ts";
+import { busyboxApplets } from "./busybox-applets.ts";
 import { cacheRoot, tempPathFor } from "./cache-dir.ts";
 import { type PackOptions, type PackResult, packInitramfs } from "./initramfs.ts";
 import { type Logger, stderrLogger } from "./log.ts";
@@ -36,7 +37,8 @@ export async function initramfs(options: InitramfsOptions = {}): Promise<Initram
   log.step(`packing initramfs (busybox ${busybox.version ?? "?"} from ${busybox.origin})`);
   // Recipes find templates in their own templates/ first.
   const init = options.init && !("content" in options.init) ? { templateDirs: [recipeContext().templates], ...options.init } : options.init ?? { templateDirs: [recipeContext().templates] };
-  const entries = await rootfsEntries({ busybox: busybox.path, init, extra: options.extra });
+  const applets = options.applets ?? (await busyboxApplets(busybox.path, busybox.sha256));
+  const entries = await rootfsEntries({ busybox: busybox.path, init, extra: options.extra, applets });
   const dir = join(cacheRoot(env), "initramfs");
   const memberCache = join(cacheRoot(env), "gzip-members");
   // A name of our own while building (another process may be packing the same

@@ -73,6 +73,11 @@ export interface RootfsSpec {
   init?: { template?: string; vars?: Partial<InitVars> & Record<string, unknown>; templateDirs?: string[] } | { content: string };
   /** Extra content, applied last (it may replace defaults, even `/init`). */
   extra?: ExtraContent[];
+  /**
+   * busybox's applet names (`busyboxApplets`): each becomes a `/bin/<name>`
+   * link to busybox in the image, so `/init` need not install them at boot.
+   */
+  applets?: readonly string[];
 }
 
 /** The blog's directories plus `/dev/console` (c 5 1) and `/dev/null` (c 1 3), so output works before devtmpfs. */
@@ -127,6 +132,13 @@ export async function rootfsEntries(spec: RootfsSpec): Promise<CpioEntry[]> {
     { type: "file", path: "init", data: new TextEncoder().encode(renderInit(spec.init)), mode: 0o755 },
     { type: "file", path: "etc/udhcpc.script", source: join(builtinTemplates, "udhcpc.script"), mode: 0o755 },
   ];
+  // The recipe's own content wins over a link.
+  const taken = new Set([...entries.map((e) => e.path), ...(spec.extra ?? []).map((x) => archivePath(x.dest))]);
+  for (const name of spec.applets ?? []) {
+    // Plain names only: an applet list is data from a binary, not paths.
+    if (!/^[\w.\-[]+$/.test(name) || name === "busybox" || taken.has(`bin/${name}`)) continue;
+    entries.push({ type: "symlink", path: `bin/${name}`, target: "busybox" });
+  }
   const dirs = new Set(entries.filter((e) => e.type === "dir").map((e) => e.path));
   for (const item of spec.extra ?? []) {
     for (const dir of parents(item.dest)) {

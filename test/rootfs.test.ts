@@ -94,3 +94,11 @@ test("large files get their own cached gzip member; the bytes are the same with 
   assert.equal(await readFile(join(root, "bin/busybox"), "utf8"), "big file ".repeat(40_000));
   assert.match(await readFile(join(root, "init"), "utf8"), /^#!\/bin\/busybox sh/);
 });
+
+test("applets become /bin links to busybox; odd names, busybox itself and taken paths are skipped", async () => {
+  const dir = await tempDir("applets-");
+  const entries = await rootfsEntries({ busybox: await fakeBusybox(dir), applets: ["sh", "[", "ls", "busybox", "../evil", "a/b", "ls"], extra: [{ dest: "/bin/ls", content: "mine" }] });
+  const links = entries.filter((e) => e.type === "symlink").map((e) => [e.path, e.type === "symlink" ? e.target : ""]);
+  assert.deepEqual(links, [["bin/sh", "busybox"], ["bin/[", "busybox"]]);
+  assert.equal(entries.filter((e) => e.path === "bin/ls").length, 1);
+});
