@@ -55,7 +55,7 @@ export async function inspectBusybox(path: string, origin: Busybox["origin"]): P
   if (interp) {
     throw new BusyboxError(
       `${path} is dynamically linked (it needs the loader ${interp}), but the initramfs has no shared libraries`,
-      "use a static busybox: `apt-get install busybox-static`, or --busybox debian",
+      "pass a static one: --busybox debian fetches Debian's busybox-static, or install it (`apt-get install busybox-static`, or run `microforge doctor --fix`) and pass --busybox host",
     );
   }
   const banner = /BusyBox v(\d+\.\d+\.\d+)/.exec(new TextDecoder("latin1").decode(bytes));

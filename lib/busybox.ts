@@ -25,7 +25,7 @@ function checkVersion(bb: Busybox, spec: string | undefined, from: string): Busy
 /** The host's busybox from PATH, if static. */
 export async function hostBusybox(deps: BusyboxDeps = {}): Promise<Busybox> {
   const found = await findOnPath("busybox", deps.env);
-  if (!found) throw new BusyboxError("No busybox on PATH", "install it (`apt-get install busybox-static`) or use --busybox debian");
+  if (!found) throw new BusyboxError("No busybox on PATH", "install it (`apt-get install busybox-static`, or run `microforge doctor --fix`), or use --busybox debian");
   return checkVersion({ ...(await inspectBusybox(found, "host")), url: found }, deps.version, "the host");
 }
 
@@ -52,7 +52,7 @@ export async function resolveBusybox(source: BusyboxSource = "auto", deps: Busyb
       failures.push(`${name}: ${err instanceof MicroforgeError ? err.summary : (err as Error).message}`);
     }
   }
-  throw new BusyboxError(`No busybox source worked:\n  ${failures.join("\n  ")}`, "install busybox-static, or pass --busybox PATH to a static x86_64 busybox");
+  throw new BusyboxError(`No busybox source worked:\n  ${failures.join("\n  ")}`, "install busybox-static (or run `microforge doctor --fix`), or pass --busybox PATH to a static x86_64 busybox");
 }
 
 /** Debian's `busybox-static`, downloaded once into the cache. */

@@ -96,10 +96,15 @@ const qemuPackages: PackageMap = {
   alpine: ["qemu-system-x86_64"], opensuse: ["qemu-x86"],
 };
 
+/** The QEMU microforge would run: `MICROFORGE_QEMU`, else the one on PATH. */
+const findQemuIn = (ctx: CheckContext) => ctx.find(ctx.env.MICROFORGE_QEMU || QEMU);
+
 const qemuCheck: HostCheck = {
   id: "qemu", label: QEMU, required: true, what: "QEMU for x86_64", packages: qemuPackages,
   async check(ctx) {
-    const path = await ctx.find(QEMU);
+    const path = await findQemuIn(ctx);
+    const given = ctx.env.MICROFORGE_QEMU;
+    if (!path && given) return { status: "missing", detail: `MICROFORGE_QEMU is ${given}, which is not an executable file`, hint: "point MICROFORGE_QEMU at a qemu-system-x86_64 binary, or unset it" };
     if (!path) return { status: "missing", detail: `${QEMU} not found on PATH` };
     const line = await firstLine(ctx, [path, "--version"]);
     const version = semver.coerce(/version\s+(\S+)/i.exec(line)?.[1] ?? "");
@@ -115,10 +120,12 @@ const qbootCheck: HostCheck = {
   id: "qboot", label: "qboot firmware", required: true, what: "QEMU's firmware files (qboot.rom)",
   packages: { ...qemuPackages, debian: ["qemu-system-data"], arch: ["qemu-system-x86-firmware"] },
   async check(ctx) {
-    const deps = { run: ctx.run, fileExists: ctx.fileExists };
-    const qemu = await ctx.find(QEMU);
+    const deps = { run: ctx.run, fileExists: ctx.fileExists, env: ctx.env };
+    const qemu = await findQemuIn(ctx);
     const rom = await findQboot(qemu, deps);
     if (rom) return { status: "ok", detail: rom };
+    const given = ctx.env.MICROFORGE_QBOOT;
+    if (given) return { status: "missing", detail: `MICROFORGE_QBOOT is ${given}, which does not exist`, hint: "point MICROFORGE_QBOOT at QEMU's qboot.rom, or unset it" };
     return { status: "missing", detail: `qboot.rom is in none of ${(await qemuDataDirs(qemu, deps)).join(", ")}` };
   },
 };
@@ -126,7 +133,7 @@ const qbootCheck: HostCheck = {
 const kvmCheck: HostCheck = {
   id: "kvm", label: "KVM (/dev/kvm)", required: false, what: "KVM", packages: {},
   async check(ctx) {
-    const qemu = await ctx.find(QEMU);
+    const qemu = await findQemuIn(ctx);
     if (!qemu) {
       return { status: "unusable", detail: `not probed: ${QEMU} is missing`, hint: `install QEMU first, then run microforge doctor again` };
     }

@@ -19,6 +19,8 @@ export interface ConsoleWatch {
   feed(chunk: string): void;
   readonly timings: BootTimings;
   readonly panicked: boolean;
+  /** What the kernel said after "Kernel panic - not syncing: " (the stack dump that follows pushes it out of the tail). */
+  readonly panicMessage: string | undefined;
   /** Whether any byte arrived (QEMU started the guest). */
   readonly sawOutput: boolean;
   /** The last lines seen (at most `keep`). */
@@ -49,12 +51,16 @@ export function watchConsole(banner: string, start: number, o: WatchOptions = {}
   const lines: string[] = [];
   let partial = "";
   let panicked = false;
+  let panicMessage: string | undefined;
   let sawOutput = false;
   const at = () => now() - start;
   return {
     timings,
     get panicked() {
       return panicked;
+    },
+    get panicMessage() {
+      return panicMessage;
     },
     get sawOutput() {
       return sawOutput;
@@ -70,7 +76,8 @@ export function watchConsole(banner: string, start: number, o: WatchOptions = {}
         if (timings.runInitMs === undefined && /Run \/init as init process/.test(line)) timings.runInitMs = at();
         if (timings.initMarkerMs === undefined && line.includes(banner)) timings.initMarkerMs = at();
         if (timings.commandEndMs === undefined && timings.initMarkerMs !== undefined && line.startsWith(exitMarker)) timings.commandEndMs = at();
-        if (/Kernel panic - not syncing/.test(line)) panicked = true;
+        const panic = /Kernel panic - not syncing: ?(.*)/.exec(line);
+        if (panic && !panicked) [panicked, panicMessage] = [true, panic[1].trim()];
         lines.push(line);
         if (lines.length > keep) lines.shift();
       }

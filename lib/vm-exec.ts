@@ -25,9 +25,9 @@ export class GuestError extends MicroforgeError {}
 export interface ExecOptions {
   /** The command's stdin: bytes, a stream, or nothing (EOF at once). */
   stdin?: string | Uint8Array | AsyncIterable<Uint8Array> | null;
-  /** Where the command's output goes (default: this process's stdout/stderr). */
-  stdout?: (chunk: Uint8Array) => void;
-  stderr?: (chunk: Uint8Array) => void;
+  /** Where the command's output goes (default: this process's stdout/stderr, with backpressure). */
+  stdout?: OutputSink;
+  stderr?: OutputSink;
   /** Kernel console output, for --verbose. */
   console?: (chunk: string) => void;
   /** Kill the VM after this long (default 120 s; TCG boots are slow). */
@@ -45,6 +45,28 @@ export interface ExecOptions {
   timeline?: string;
   /** Pass `quiet` to the kernel (default: yes, unless `timings`, `timeline` or a `console` callback wants its messages). */
   quietKernel?: boolean;
+}
+
+/**
+ * Takes one chunk of the command's output. A returned promise means "not
+ * now": reading stops until it settles, so a slow consumer slows the guest
+ * down instead of piling its output up in our memory.
+ */
+export type OutputSink = (chunk: Uint8Array) => unknown;
+
+/** A sink writing to `stream` that asks to pause while the stream's buffer is full. */
+function streamSink(stream: NodeJS.WritableStream & { destroyed?: boolean }): (chunk: Uint8Array) => Promise<void> | undefined {
+  return (chunk) => {
+    if (stream.destroyed) return; // the reader went away (EPIPE): drop the rest, like a pipeline would
+    if (stream.write(chunk)) return;
+    return new Promise<void>((done) => {
+      const settle = () => {
+        for (const [ev, fn] of [["drain", settle], ["error", settle], ["close", settle]] as const) stream.removeListener(ev, fn);
+        done();
+      };
+      stream.once("drain", settle).once("error", settle).once("close", settle);
+    });
+  };
 }
 
 /** What a scripted run gives back. */
@@ -79,6 +101,72 @@ async function feedStdin(socket: Socket, stdin: ExecOptions["stdin"]): Promise<v
     if (!socket.write(chunk)) await new Promise((r) => socket.once("drain", r));
   }
   socket.end();
+}
+
+/**
+ * The output ports' readers. After QEMU exits, {@linkcode drained} waits for
+ * every connected port to reach its end. It gives up only when nothing moved
+ * for `idleMs` while no sink was holding us back: a port QEMU never
+ * connected (it failed to start) or never closed must not keep us waiting.
+ */
+class PortReaders {
+  #open = new Set<Socket>();
+  #held = 0;
+  #idle?: { timer?: ReturnType<typeof setTimeout>; ms: number; fire: () => void };
+  #allClosed?: () => void;
+
+  read(socket: Promise<Socket>, sink: OutputSink): void {
+    void socket.then((s) => {
+      this.#open.add(s);
+      s.on("data", (c: Uint8Array) => {
+        this.#poke();
+        const wait = sink(c);
+        // Only a promise holds us back (a sink like `(c) => (out += c)` returns other values).
+        if (!(wait instanceof Promise)) return;
+        s.pause();
+        this.#held++;
+        this.#poke();
+        const resume = () => {
+          this.#held--;
+          this.#poke();
+          s.resume();
+        };
+        void wait.then(resume, resume);
+      });
+      const gone = () => {
+        this.#open.delete(s);
+        if (!this.#open.size) this.#allClosed?.();
+      };
+      s.on("close", gone).on("error", gone);
+    });
+  }
+
+  /**
+   * Resolve once every connected port has closed, or nothing moved for
+   * `idleMs` while no sink held us back, or `maxMs` passed (a reader that
+   * never reads must not outlive the run's timeout).
+   */
+  async drained(idleMs: number, maxMs: number): Promise<void> {
+    if (!this.#open.size) return;
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((done) => {
+      this.#allClosed = done;
+      this.#idle = { ms: idleMs, fire: done };
+      deadline = setTimeout(done, Math.max(maxMs, idleMs));
+      this.#poke();
+    });
+    // Pending timers would keep the process alive after every run.
+    clearTimeout(deadline);
+    clearTimeout(this.#idle?.timer);
+    this.#idle = undefined;
+  }
+
+  #poke(): void {
+    const idle = this.#idle;
+    if (!idle) return;
+    clearTimeout(idle.timer);
+    idle.timer = this.#held ? undefined : setTimeout(idle.fire, idle.ms);
+  }
 }
 
 /** Boot `vm`, run `command` in it, stream its output, and resolve to its exit status. */
@@ -118,15 +206,11 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     void sockets.cmd.then((s) => s.on("error", () => undefined).end(shellJoin(command) + "\n"));
     // Feeding stdin ends early when the guest is gone (we destroy the stream below); that is not an error.
     void sockets.stdin.then((s) => feedStdin(s, options.stdin)).catch(() => undefined);
-    const drained: Promise<void>[] = [];
-    const out = options.stdout ?? ((c: Uint8Array) => process.stdout.write(c));
-    const err = options.stderr ?? ((c: Uint8Array) => process.stderr.write(c));
     let status = "";
-    for (const [name, sink] of [["stdout", out], ["stderr", err], ["status", (c: Uint8Array) => (status += new TextDecoder().decode(c))]] as const) {
-      drained.push(sockets[name].then((s) => new Promise<void>((done) => {
-        s.on("data", (c: Uint8Array) => sink(c)).on("close", () => done()).on("error", () => done());
-      })));
-    }
+    const readers = new PortReaders();
+    readers.read(sockets.stdout, options.stdout ?? streamSink(process.stdout));
+    readers.read(sockets.stderr, options.stderr ?? streamSink(process.stderr));
+    readers.read(sockets.status, (c) => void (status += new TextDecoder().decode(c)));
     const timeoutMs = options.timeoutMs ?? 120_000;
     let timedOut = false;
     const stop = () => {
@@ -152,10 +236,8 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     // The guest is gone: stop reading our stdin (a pipe that never ends must not keep us alive).
     const stdinStream = options.stdin as { destroy?: () => void } | null | undefined;
     if (stdinStream && typeof stdinStream.destroy === "function") stdinStream.destroy();
-    // QEMU has closed its ends; wait (briefly) for what is still in flight.
-    let grace: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.all(drained), new Promise((r) => (grace = setTimeout(r, 2000)))]);
-    clearTimeout(grace); // a pending timer would keep the process alive for 2 s after every run
+    // QEMU has closed its ends; read what is still in flight, however slow our reader, within the timeout.
+    await readers.drained(2000, timedOut || options.signal?.aborted ? 0 : start + timeoutMs - Date.now());
     const phases = bootPhases(watch.timings, printk.lines);
     if (options.timeline !== undefined) {
       await writeTimeline(options.timeline, phases, { title: `microforge run -- ${shellJoin(command)}`, totalMs: watch.timings.exitMs });
@@ -168,8 +250,12 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     }
     const parsed = /^(\d+)\s*$/.exec(status);
     if (parsed) return result(Number(parsed[1]));
-    const what = watch.panicked ? "The guest kernel panicked" : "The VM ended without reporting the command's exit status";
-    const hint = watch.panicked ? "read the kernel messages above" : "check that the initramfs has microforge's /init and the kernel has virtio-console (feature console)";
+    const what = watch.panicked ? `The guest kernel panicked${watch.panicMessage ? `: ${watch.panicMessage}` : ""}` : "The VM ended without reporting the command's exit status";
+    const hint = !watch.panicked
+      ? "check that the initramfs has microforge's /init and the kernel has virtio-console (feature console)"
+      : /Attempted to kill init/.test(watch.panicMessage ?? "")
+      ? "the initramfs's /init exited; it must end the VM with `reboot -f` instead (microforge's init template does)"
+      : "read the kernel messages above";
     const e = new GuestError(`${what}\n--- last console lines ---\n${watch.tail()}\n---`, hint);
     Object.assign(e, { exitCode: 255, timings: watch.timings, phases });
     throw e;

@@ -8,7 +8,7 @@ import type { DoctorDeps } from "../lib/commands/doctor.ts";
 import { doctorCommand, runDoctor } from "../lib/commands/doctor.ts";
 import { doctorJson, formatReport } from "../lib/doctor-report.ts";
 import { elfInterpreter } from "../lib/elf.ts";
-import { ElfError } from "../lib/errors.ts";
+import { ElfError, MissingToolError } from "../lib/errors.ts";
 import { CommandError } from "../lib/errors.ts";
 import type { RunOptions, RunResult } from "../lib/exec.ts";
 import { findOnPath } from "../lib/find-on-path.ts";
@@ -18,6 +18,7 @@ import { planFix } from "../lib/host-fix.ts";
 import type { KvmProbeResult } from "../lib/kvm-probe.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { detectDistro } from "../lib/host-packages.ts";
+import { findQbootOrThrow, findQemuOrThrow } from "../lib/qemu-host.ts";
 import { cli, tempDir } from "./helpers.ts";
 
 const DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n';
@@ -142,6 +143,38 @@ test("qboot is looked up in the dirs `qemu -L help` lists; missing, it points at
   assert.equal(qboot.status, "missing");
   assert.match(qboot.detail, /qboot\.rom is in none of \/fake\/share\/qemu, \/usr\/share\/qemu/);
   assert.equal(qboot.fix?.hint, "apt-get install qemu-system-data");
+});
+
+test("MICROFORGE_QEMU and MICROFORGE_QBOOT are what the doctor checks; pointing at nothing, they are named", async () => {
+  const { host, bin } = await fakeHost({ tools: TOOLS.filter((t) => t !== "qemu-system-x86_64") });
+  await writeFile(join(bin, "qemu-custom"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  const custom = await runHostChecks({ ...host, env: { ...host.env, MICROFORGE_QEMU: join(bin, "qemu-custom"), MICROFORGE_QBOOT: "/fake/share/qemu/qboot.rom" } });
+  assert.equal(byId(custom, "qemu").detail, `QEMU 7.2.22 at ${bin}/qemu-custom`);
+  assert.equal(byId(custom, "qboot").detail, "/fake/share/qemu/qboot.rom");
+  const gone = await runHostChecks({ ...host, env: { ...host.env, MICROFORGE_QEMU: "/nowhere/qemu", MICROFORGE_QBOOT: "/nowhere/qboot.rom" } });
+  assert.equal(byId(gone, "qemu").status, "missing");
+  assert.equal(byId(gone, "qemu").detail, "MICROFORGE_QEMU is /nowhere/qemu, which is not an executable file");
+  assert.match(byId(gone, "qemu").fix?.hint ?? "", /point MICROFORGE_QEMU at/);
+  assert.equal(byId(gone, "qboot").status, "missing");
+  assert.equal(byId(gone, "qboot").detail, "MICROFORGE_QBOOT is /nowhere/qboot.rom, which does not exist");
+});
+
+test("findQemuOrThrow and findQbootOrThrow name what is missing, where they looked, and doctor --fix", async () => {
+  const empty = await tempDir("no-qemu-");
+  await assert.rejects(findQemuOrThrow({ env: { PATH: empty } }), (err: unknown) => {
+    assert.ok(err instanceof MissingToolError);
+    assert.match(err.message, /^qemu-system-x86_64 is missing: it runs the microVM, and it is not on PATH\n {2}→ install it with `apt-get install qemu-system-x86`, or run `microforge doctor --fix`$/);
+    return true;
+  });
+  await assert.rejects(findQemuOrThrow({ env: { PATH: empty, MICROFORGE_QEMU: "/nowhere/qemu" } }), /MICROFORGE_QEMU is \/nowhere\/qemu, which is not an executable file/);
+  const deps = { env: { PATH: empty }, fileExists: () => Promise.resolve(false), run: () => Promise.resolve({ code: 0, signal: null, stdout: "/opt/qemu/share\n", stderr: "" }) };
+  await assert.rejects(findQbootOrThrow("/opt/qemu/bin/qemu", deps), (err: unknown) => {
+    assert.ok(err instanceof MissingToolError);
+    assert.match(err.message, /^qboot\.rom is missing: .* in none of \/opt\/qemu\/share, \/usr\/share\/qemu,.*\n.*qemu-system-data.*microforge doctor --fix/);
+    return true;
+  });
+  await assert.rejects(findQbootOrThrow("/opt/qemu/bin/qemu", { ...deps, env: { MICROFORGE_QBOOT: "/nowhere/qboot.rom" } }), /MICROFORGE_QBOOT is \/nowhere\/qboot\.rom, which does not exist/);
+  assert.equal(await findQbootOrThrow("/opt/qemu/bin/qemu", { ...deps, env: { MICROFORGE_QBOOT: "/x/qboot.rom" }, fileExists: (p) => Promise.resolve(p === "/x/qboot.rom") }), "/x/qboot.rom");
 });
 
 test("unusable KVM is a loud warning, not a failure", async () => {

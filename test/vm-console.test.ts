@@ -51,6 +51,16 @@ test("a kernel panic is noticed, even when its line arrives in pieces", () => {
   assert.equal(watch.panicked, false);
   watch.feed("syncing: Attempted to kill init! exitcode=0x00000100\n");
   assert.equal(watch.panicked, true);
+  assert.equal(watch.panicMessage, "Attempted to kill init! exitcode=0x00000100");
+});
+
+test("the panic's reason is kept after the stack dump pushes it out of the tail", () => {
+  const watch = watchConsole(banner, 0, { now: () => 0 });
+  watch.feed("[    0.5] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n");
+  for (let i = 0; i < 40; i++) watch.feed(`[    0.5]  frame ${i}\n`);
+  watch.feed("[    0.5] Kernel panic - not syncing: a second one\n");
+  assert.doesNotMatch(watch.tail(), /Unable to mount/);
+  assert.equal(watch.panicMessage, "VFS: Unable to mount root fs on unknown-block(0,0)");
 });
 
 test("ordinary output is not a panic", () => {

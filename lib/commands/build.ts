@@ -9,6 +9,7 @@ import { stderrLogger } from "../log.ts";
 import { checkSpec } from "../version-spec.ts";
 import { defaultKernel } from "../vm-prepare.ts";
 import { checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions } from "./source-flags.ts";
+import { resolveBusybox } from "../busybox.ts";
 
 /** The `build` subcommand. */
 export const buildCommand: Command = {
@@ -32,6 +33,8 @@ export const buildCommand: Command = {
     if (features.length) expandFeatures(features);
     checkSourceFlag(args, "kernel-source");
     checkSourceFlag(args, "busybox");
+    // busybox first: a bad one must fail before the long kernel build.
+    const busybox = await resolveBusybox(args.busybox as string, { log, quiet: args.quiet as boolean });
     const k = await defaultKernel({
       kernelVersion: args["kernel-version"] as string | undefined,
       kernelSource: args["kernel-source"] as string,
@@ -40,7 +43,7 @@ export const buildCommand: Command = {
       log,
       quiet: args.quiet as boolean,
     });
-    const rd = await initramfs({ busybox: args.busybox as string, log });
+    const rd = await initramfs({ busybox, log });
     const out = { kernel: k.bootImage, bzImage: k.bzImage, version: k.version, configHash: k.configHash, initrd: rd.path, initrdSha256: rd.sha256, busybox: rd.busybox.version };
     process.stdout.write(args.json ? JSON.stringify(out, null, 2) + "\n" : `kernel  ${out.kernel} (linux ${out.version})\ninitrd  ${out.initrd} (busybox ${out.busybox})\n`);
     return 0;

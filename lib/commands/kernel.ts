@@ -9,6 +9,7 @@ import { cacheRoot } from "../cache-dir.ts";
 import { parseOverride } from "../dot-config.ts";
 import { MicroforgeError, UsageError } from "../errors.ts";
 import { buildKernel, reproducibleEnv } from "../kernel-build.ts";
+import { assertBuildToolchain } from "../toolchain.ts";
 import { configureKernel } from "../kernel-config.ts";
 import { checkFragmentFile, DEFAULT_FEATURES, expandFeatures, kernelConfigRequest } from "../kernel-fragments.ts";
 import { resolveKernel } from "../kernel-source.ts";
@@ -100,7 +101,11 @@ async function buildCmd(args: ParsedArgs, common: Record<string, unknown>): Prom
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(v)) throw new UsageError(`Invalid --make ${JSON.stringify(v)}: not a VAR=VALUE make variable`, "pass variables only, e.g. --make KCFLAGS=-O2 (targets and make options are not allowed)");
   }
   // The config layers are rendered and checked once the version is known, before the tarball is fetched.
-  const beforeFetch = (version: string) => kernelConfigRequest({ version, ...inputs });
+  // Before any download: the config renders, and the tools to build it are here.
+  const beforeFetch = async (version: string) => {
+    kernelConfigRequest({ version, ...inputs });
+    await assertBuildToolchain();
+  };
   const tarball = await lockedKernel(spec, { ...common, log, quiet: args.quiet as boolean, lock: lockOptions(args), beforeFetch });
   const k = await buildKernel({
     tarball,
