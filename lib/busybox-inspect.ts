@@ -35,6 +35,8 @@ export interface BusyboxDeps {
   expectSha256?: string;
   /** Pinned busybox.net URL (from a lock file): skip resolving. */
   url?: string;
+  /** Use a busybox.net binary no lock file pins, trusting it on first use (also `MICROFORGE_ALLOW_UNVERIFIED=1`). */
+  allowUnverified?: boolean;
 }
 
 /** Check `path` is a static x86_64 ELF busybox and describe it; throws {@linkcode BusyboxError}. */

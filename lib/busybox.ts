@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { BusyboxError, MicroforgeError, VersionError } from "./errors.ts";
 import { type Busybox, type BusyboxDeps, inspectBusybox } from "./busybox-inspect.ts";
 import { busyboxNet } from "./busybox-net.ts";
+import { unverifiedAllowed } from "./kernel-source.ts";
 import { toSemver } from "./kernel-version.ts";
 import { resolveSpec } from "./version-spec.ts";
 import { findOnPath } from "./find-on-path.ts";
@@ -42,6 +43,8 @@ export async function resolveBusybox(source: BusyboxSource = "auto", deps: Busyb
   const log = deps.log ?? stderrLogger({ quiet: deps.quiet });
   const failures: string[] = [];
   for (const [name, get] of [["busybox.net", busyboxNet], ["debian", debianBusybox], ["host", hostBusybox]] as const) {
+    // busybox.net publishes no checksums: `auto` only asks it when a lock pins the bytes or the user opted in.
+    if (name === "busybox.net" && !deps.expectSha256 && !unverifiedAllowed(deps.allowUnverified, env)) continue;
     try {
       const bb = await get(deps);
       if (failures.length) log.warn(`busybox: ${failures.join("; ")}; using ${name}`);

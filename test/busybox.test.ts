@@ -46,11 +46,17 @@ test("host busybox is found on PATH; a dynamic one on PATH is refused for 'host'
   assert.equal(found.origin, "host");
   await assert.rejects(resolveBusybox("host", { env: { PATH: join(dir, "bad") } }), /dynamically linked/);
   await assert.rejects(resolveBusybox("host", { env: { PATH: join(dir, "none") } }), /No busybox on PATH/);
-  // "auto" tries busybox.net, Debian's package, then the host; when all fail the error lists each reason.
-  const env = { PATH: join(dir, "bad"), MICROFORGE_BUSYBOX_URL: "http://127.0.0.1:9/" };
+  // "auto" tries busybox.net (opted into: it has no checksums), Debian's package, then the host; when all fail the error lists each reason.
+  const env = { PATH: join(dir, "bad"), MICROFORGE_BUSYBOX_URL: "http://127.0.0.1:9/", MICROFORGE_ALLOW_UNVERIFIED: "1" };
   await assert.rejects(resolveBusybox("auto", { env, log: memoryLogger() }), (err: unknown) => {
     assert.ok(err instanceof BusyboxError);
     assert.match(err.message, /No busybox source worked:\n {2}busybox\.net: .*127\.0\.0\.1:9.*\n {2}debian: Debian packages need apt.*\n {2}host: .*dynamically linked/);
+    return true;
+  });
+  // Without the opt-in, "auto" does not ask busybox.net at all.
+  await assert.rejects(resolveBusybox("auto", { env: { ...env, MICROFORGE_ALLOW_UNVERIFIED: "" }, log: memoryLogger() }), (err: unknown) => {
+    assert.ok(err instanceof BusyboxError);
+    assert.match(err.message, /No busybox source worked:\n {2}debian: .*\n {2}host: /);
     return true;
   });
 });
