@@ -14,8 +14,10 @@ import { cacheRoot, writeFileAtomic } from "./cache-dir.ts";
 /** How a file looks now, or "missing". */
 async function signature(path: string): Promise<string> {
   try {
-    const s = await stat(path, { bigint: true });
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
+    // Whole milliseconds: Deno reports mtime to the millisecond, Node to the
+    // nanosecond, and both runtimes share one cache.
+    const s = await stat(path);
+    return `${s.dev}:${s.ino}:${s.size}:${Math.floor(s.mtimeMs)}`;
   } catch {
     return "missing";
   }
