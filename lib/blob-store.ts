@@ -2,11 +2,16 @@
  * The content-addressed store under the cache root: each file is kept once,
  * read-only, at `<cache>/blobs/sha256/<hex>`, and a URL index at
  * `<cache>/urls/<sha256 of url>.json` remembers what a URL gave before.
+ * A blob is hashed again when it is used ({@linkcode verifiedBlob}): a
+ * damaged one is removed, never handed out.
  */
 import { createHash } from "node:crypto";
-import { chmod, mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { chmod, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "./cache-dir.ts";
+import { ensureDir, writeError, writeFileAtomic } from "./cache-dir.ts";
+import type { Logger } from "./log.ts";
+import { memoByStat } from "./stat-memo.ts";
 
 /** What a URL gave when it was last fetched. */
 export interface UrlRecord {
@@ -56,6 +61,33 @@ export async function findBlob(cacheDir: string, sha256: string): Promise<Stored
   }
 }
 
+/** Hex sha256 of the file at `path`, streamed. */
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Uint8Array);
+  return hash.digest("hex");
+}
+
+/**
+ * The stored blob with this sha256 if its bytes still hash to it. A damaged
+ * blob (a flipped bit, a truncated file) is removed with a warning on `log`
+ * and `undefined` is returned, as for a missing one, so the caller fetches it again.
+ */
+export async function verifiedBlob(cacheDir: string, sha256: string, log?: Logger): Promise<StoredBlob | undefined> {
+  const found = await findBlob(cacheDir, sha256);
+  if (!found) return undefined;
+  // Re-hashed whenever the file changed (size, mtime, inode): a warm run must not
+  // spend a second hashing a 138 MB tarball it only needs the name of. Any
+  // write to it (a flipped byte included) changes its mtime; rot below the
+  // filesystem is caught where the bytes are used (xz's CRC when extracting).
+  const actual = await memoByStat(`sha256 of blob ${found.path}`, [found.path], () => sha256OfFile(found.path), { MICROFORGE_CACHE: cacheDir })
+    .catch((err: Error) => `unreadable (${err.message})`);
+  if (actual === sha256) return found;
+  log?.warn(`the cached file ${found.path} is damaged (sha256 ${actual.slice(0, 16)}…, expected ${sha256.slice(0, 16)}…); removed it`);
+  await rm(found.path, { force: true });
+  return undefined;
+}
+
 /**
  * Move a finished temp file (already hashed by the caller) into the store as
  * read-only; the temp file is gone afterwards either way.
@@ -64,9 +96,11 @@ export async function adoptBlob(cacheDir: string, tempFile: string, sha256: stri
   const path = blobPath(cacheDir, sha256);
   try {
     await chmod(tempFile, 0o444);
-    await mkdir(blobDir(cacheDir), { recursive: true });
+    await ensureDir(blobDir(cacheDir));
     // Same content under the same name: replacing an existing blob is harmless.
     await rename(tempFile, path);
+  } catch (err) {
+    throw await writeError(err, path, { root: cacheDir });
   } finally {
     await rm(tempFile, { force: true });
   }

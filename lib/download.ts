@@ -3,13 +3,16 @@
  * URL fetched before) is served from the store without network; otherwise
  * one transfer per URL at a time (across processes), streamed to a temp file
  * while hashed, checked for length and sha256, then renamed into the store.
- * On any failure nothing is left under a final name.
+ * On any failure nothing is left under a final name. A cached file is hashed
+ * again before it is handed out; a damaged one is fetched again. A transfer
+ * that cannot fit on the cache's disk stops before it starts (or at the
+ * first ENOSPC) with an error naming the directory and the size.
  */
 import { createHash } from "node:crypto";
-import { type FileHandle, mkdir, open, rm } from "node:fs/promises";
+import { type FileHandle, open, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { adoptBlob, blobDir, findBlob, isSha256, readUrlRecord, sha256Hex, type StoredBlob, type UrlRecord, writeUrlRecord } from "./blob-store.ts";
-import { cacheRoot, tempPathFor } from "./cache-dir.ts";
+import { adoptBlob, blobDir, isSha256, readUrlRecord, sha256Hex, type StoredBlob, type UrlRecord, verifiedBlob, writeUrlRecord } from "./blob-store.ts";
+import { cacheRoot, ensureDir, formatSize, freeBytes, tempPathFor, writeError } from "./cache-dir.ts";
 import { ChecksumError, DownloadError } from "./errors.ts";
 import { withLock } from "./file-lock.ts";
 import { checkUrl, type HttpOptions, openUrl, withRetries } from "./http-fetch.ts";
@@ -51,45 +54,62 @@ export async function download(options: DownloadOptions): Promise<Downloaded> {
   }
   const cacheDir = options.cacheDir ?? cacheRoot();
   const log = options.log ?? stderrLogger({ quiet: options.quiet });
-  const first = await lookup(cacheDir, url, expected, () => options.refresh === true);
+  const first = await lookup(cacheDir, url, expected, () => options.refresh === true, log);
   if (first.blob) return { ...first.blob, cached: true };
   return await withLock(`url-${sha256Hex(url)}`, async () => {
     // Another caller may have finished the same transfer while we waited; with
     // `refresh`, only a record newer than the one we were told to ignore counts.
-    const again = await lookup(cacheDir, url, expected, (r) => options.refresh === true && r.fetchedAt === first.seen);
+    const again = await lookup(cacheDir, url, expected, (r) => options.refresh === true && r.fetchedAt === first.seen, log);
     if (again.blob) return { ...again.blob, cached: true };
     return await withRetries(url, { ...options, log }, () => transfer(cacheDir, again.expected, { ...options, log }));
   }, { cacheDir, what: `download of ${url}`, log: options.quiet ? { step() {}, warn: (m) => log.warn(m) } : log });
 }
 
-/** The stored file for this call if there is one, and the sha256 a transfer must match. */
-async function lookup(cacheDir: string, url: string, expected: string | undefined, ignore: (record: UrlRecord) => boolean): Promise<{ blob?: StoredBlob; expected?: string; seen?: string }> {
-  if (expected) return { blob: await findBlob(cacheDir, expected), expected };
+/** The stored (and re-verified) file for this call if there is one, and the sha256 a transfer must match. */
+async function lookup(cacheDir: string, url: string, expected: string | undefined, ignore: (record: UrlRecord) => boolean, log: Logger): Promise<{ blob?: StoredBlob; expected?: string; seen?: string }> {
+  const damaged = { step: log.step, warn: (m: string) => log.warn(`${m}: fetching ${url} again`) };
+  if (expected) return { blob: await verifiedBlob(cacheDir, expected, damaged), expected };
   const record = await readUrlRecord(cacheDir, url);
   if (!record || ignore(record)) return { seen: record?.fetchedAt };
-  return { blob: await findBlob(cacheDir, record.sha256), expected: record.sha256, seen: record.fetchedAt };
+  return { blob: await verifiedBlob(cacheDir, record.sha256, damaged), expected: record.sha256, seen: record.fetchedAt };
 }
 
 async function transfer(cacheDir: string, expected: string | undefined, options: DownloadOptions & { log: Logger }): Promise<Downloaded> {
   const { url } = options;
   const response = await openUrl(url, options);
   const temp = tempPathFor(join(blobDir(cacheDir), "incoming"));
+  const name = displayName(options);
+  const needs = response.length;
+  // Refuse before the transfer what cannot fit, rather than fill the disk and fail at the end.
+  const free = needs === undefined ? undefined : await freeBytes(cacheDir);
+  if (needs !== undefined && free !== undefined && free < needs) {
+    response.cancel();
+    throw await writeError(Object.assign(new Error("not enough space"), { code: "ENOSPC" }), temp, { root: cacheDir, needs, what: name });
+  }
   const meter = startMeter(options, response.length);
   const hash = createHash("sha256");
   let size = 0;
   let file: FileHandle | undefined;
   try {
-    await mkdir(blobDir(cacheDir), { recursive: true });
-    file = await open(temp, "wx");
-    for await (const chunk of response.chunks()) {
-      hash.update(chunk);
-      await writeAll(file, chunk);
-      size += chunk.length;
-      meter.update(size);
+    await ensureDir(blobDir(cacheDir)).catch(async (err) => {
+      throw await writeError(err, temp, { root: cacheDir, needs, what: name });
+    });
+    file = await open(temp, "wx").catch(async (err) => {
+      throw await writeError(err, temp, { root: cacheDir, needs, what: name });
+    });
+    try {
+      for await (const chunk of response.chunks()) {
+        hash.update(chunk);
+        await writeAll(file, chunk);
+        size += chunk.length;
+        meter.update(size);
+      }
+      await file.datasync();
+      await file.close();
+      file = undefined;
+    } catch (err) {
+      throw await writeError(err, temp, { root: cacheDir, needs, what: needs === undefined ? `${name} (more than ${formatSize(size)})` : name });
     }
-    await file.datasync();
-    await file.close();
-    file = undefined;
     const actual = hash.digest("hex");
     if (expected && actual !== expected) throw new ChecksumError(url, expected, actual);
     const blob = await adoptBlob(cacheDir, temp, actual);
@@ -112,11 +132,11 @@ async function writeAll(file: FileHandle, chunk: Uint8Array): Promise<void> {
   }
 }
 
-/** "138 MB", "12.3 kB", "512 B". */
-export function formatSize(bytes: number): string {
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(bytes >= 1e8 ? 0 : 1)} MB`;
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
-  return `${bytes} B`;
+export { formatSize };
+
+/** The name shown in progress lines and messages: `options.name`, else the last URL path segment. */
+function displayName(options: DownloadOptions): string {
+  return options.name ?? (new URL(options.url).pathname.split("/").filter(Boolean).at(-1) || options.url);
 }
 
 interface Meter {
@@ -127,7 +147,7 @@ interface Meter {
 
 /** Progress: a redrawn line on a terminal, one log line otherwise, nothing when quiet. */
 function startMeter(options: DownloadOptions & { log: Logger }, length: number | undefined): Meter {
-  const name = options.name ?? (new URL(options.url).pathname.split("/").filter(Boolean).at(-1) || options.url);
+  const name = displayName(options);
   const none = { update() {}, done() {}, fail() {} };
   if (options.quiet) return none;
   const tty = options.progress ?? process.stderr.isTTY === true;

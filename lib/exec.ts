@@ -1,9 +1,13 @@
 /**
  * Running host commands from argv arrays (never a shell string), with the
  * output tail kept for errors. The `Runner` type lets tests inject a fake.
+ * A command still running when we exit or are signalled is stopped with its
+ * whole process group (see vm-reaper.ts): it gets the signal first, so make
+ * removes what it was writing, then SIGKILL.
  */
 import { spawn } from "node:child_process";
 import { CommandError, outputTail } from "./errors.ts";
+import { killOnExit } from "./vm-reaper.ts";
 
 /** What a finished command gives back. */
 export interface RunResult {
@@ -29,6 +33,8 @@ export interface RunOptions {
   hint?: string;
   /** Called with each chunk of output as it arrives (progress, logs). */
   onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
+  /** Called with the command's pid once it started (it leads its own process group unless `stdio: "inherit"`). */
+  onSpawn?: (pid: number) => void;
 }
 
 /** Output kept per stream; older output is dropped so a flood cannot exhaust memory. */
@@ -37,19 +43,6 @@ const KEEP = 1 << 20;
 function append(buf: string, chunk: string): string {
   const next = buf + chunk;
   return next.length > 2 * KEEP ? next.slice(-KEEP) : next;
-}
-
-/** Kill functions of the commands still running; one `exit` listener kills them all. */
-const running = new Set<() => void>();
-let exitHookInstalled = false;
-
-function trackChild(kill: () => void): () => void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once("exit", () => running.forEach((k) => k()));
-  }
-  running.add(kill);
-  return () => running.delete(kill);
 }
 
 /** Runs argv; injectable so unit tests can fake the host. */
@@ -85,7 +78,8 @@ export const runCommand: Runner = (argv, options = {}) => {
       }
     };
     const timer = options.timeoutMs ? setTimeout(kill, options.timeoutMs) : undefined;
-    const untrack = trackChild(kill);
+    const untrack = child.pid === undefined ? () => false : killOnExit(child, !inherit, { graceful: true });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     child.on("error", (err) => {
       clearTimeout(timer);
       untrack();

@@ -2,18 +2,22 @@
  * An inter-process lock: a file `<cache>/locks/<key>.lock` holding
  * {pid, hostname, createdAt, token}, created atomically with link(2) so it is
  * never seen half-written. Waiters poll. The holder refreshes the file's
- * mtime, so a lock is stale when its pid is gone (same host) or it was not
+ * mtime, so a lock is stale when its pid is gone (same host), that pid now
+ * belongs to a process started after the lock was taken, or it was not
  * refreshed for `staleMs`; a stale lock is broken with a warning. Callers in
- * one process queue in memory first, so they never poll for each other.
+ * one process queue in memory first, so they never poll for each other. A
+ * process that exits or is signalled removes the locks it holds.
  */
 import { randomBytes } from "node:crypto";
-import { link, mkdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { readFileSync, rmSync } from "node:fs";
+import { link, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { cacheRoot, tempPathFor } from "./cache-dir.ts";
+import { cacheRoot, ensureDir, tempPathFor, writeError } from "./cache-dir.ts";
 import { LockError } from "./errors.ts";
 import { sha256Hex } from "./blob-store.ts";
 import type { Logger } from "./log.ts";
+import { onExitOrSignal } from "./vm-reaper.ts";
 
 /** What a lock file holds. */
 export interface LockInfo {
@@ -41,7 +45,22 @@ export interface LockOptions {
 }
 
 const queues = new Map<string, Promise<void>>();
-const heldTokens = new Set<string>();
+/** token → lock file, for the locks this process holds. */
+const held = new Map<string, string>();
+
+/** At exit or on a signal: remove the lock files we still hold (unless someone broke and replaced them). */
+function releaseHeld(): string | void {
+  let n = 0;
+  for (const [token, path] of held) {
+    try {
+      if (JSON.parse(readFileSync(path, "utf8")).token !== token) continue;
+      rmSync(path, { force: true });
+      n++;
+    } catch { /* gone already */ }
+  }
+  held.clear();
+  if (n) return `released ${n} cache ${n === 1 ? "lock" : "locks"}`;
+}
 
 /** The lock file for `key`; keys that are not plain file names are hashed. */
 export function lockPath(cacheDir: string, key: string): string {
@@ -77,19 +96,21 @@ async function acquire(path: string, key: string, options: LockOptions): Promise
   const what = options.what ?? key;
   const started = Date.now();
   let announced = false;
-  await mkdir(join(path, ".."), { recursive: true });
+  await ensureDir(join(path, "..")).catch(async (err) => {
+    throw await writeError(err, path, { what: `the lock for ${what}` });
+  });
   for (;;) {
     const info: LockInfo = { pid: process.pid, hostname: hostname(), createdAt: new Date().toISOString(), token: randomBytes(8).toString("hex") };
-    if (await create(path, info)) return holding(path, info, staleMs);
-    const held = await inspect(path);
-    if (!held) continue; // released between our attempt and our look
-    const stale = staleReason(held.info, Date.now() - held.mtimeMs, staleMs);
+    if (await create(path, info, what)) return holding(path, info, staleMs);
+    const holder = await inspect(path);
+    if (!holder) continue; // released between our attempt and our look
+    const stale = staleReason(holder.info, Date.now() - holder.mtimeMs, staleMs);
     if (stale) {
       options.log?.warn(`breaking stale lock ${path} (${stale})`);
-      await breakLock(path, held.info);
+      await breakLock(path, holder.info);
       continue;
     }
-    const owner = held.info ? `pid ${held.info.pid} on ${held.info.hostname}` : "another process";
+    const owner = holder.info ? `pid ${holder.info.pid} on ${holder.info.hostname}` : "another process";
     if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) {
       throw new LockError(
         `Timed out after ${(options.timeoutMs / 1000).toFixed(1)} s waiting for the lock on ${what}, held by ${owner}`,
@@ -103,22 +124,23 @@ async function acquire(path: string, key: string, options: LockOptions): Promise
 }
 
 /** Create the lock file with its content in one step; false when it already exists. */
-async function create(path: string, info: LockInfo): Promise<boolean> {
+async function create(path: string, info: LockInfo, what: string): Promise<boolean> {
   const tmp = tempPathFor(path);
-  await writeFile(tmp, JSON.stringify(info));
   try {
+    await writeFile(tmp, JSON.stringify(info));
     await link(tmp, path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw err;
+    throw await writeError(err, path, { what: `the lock for ${what}` });
   } finally {
     await rm(tmp, { force: true });
   }
 }
 
 function holding(path: string, info: LockInfo, staleMs: number): () => Promise<void> {
-  heldTokens.add(info.token);
+  if (!held.size) onExitOrSignal(releaseHeld);
+  held.set(info.token, path);
   const refresh = setInterval(() => {
     const now = new Date();
     utimes(path, now, now).catch(() => {});
@@ -126,7 +148,7 @@ function holding(path: string, info: LockInfo, staleMs: number): () => Promise<v
   (refresh as { unref?: () => void }).unref?.();
   return async () => {
     clearInterval(refresh);
-    heldTokens.delete(info.token);
+    held.delete(info.token);
     const now = await inspect(path);
     if (now?.info?.token === info.token) await rm(path, { force: true });
   };
@@ -156,9 +178,28 @@ function staleReason(info: LockInfo | undefined, ageMs: number, staleMs: number)
   if (info.hostname !== hostname()) return undefined;
   if (info.pid === process.pid) {
     // Our pid but not our lock: left by an earlier process that had the same pid (containers reuse low pids).
-    return heldTokens.has(info.token) ? undefined : `pid ${info.pid} left it and that pid is now this process`;
+    return held.has(info.token) ? undefined : `pid ${info.pid} left it and that pid is now this process`;
   }
-  return pidAlive(info.pid) ? undefined : `pid ${info.pid} is no longer running`;
+  if (!pidAlive(info.pid)) return `pid ${info.pid} is no longer running`;
+  const started = processStartMs(info.pid);
+  // Slack for clock steps between taking the lock and now: /proc's start time is relative to boot.
+  if (started !== undefined && started > Date.parse(info.createdAt) + 10_000) {
+    return `pid ${info.pid} left it and that pid is now another process, started after the lock was taken`;
+  }
+  return undefined;
+}
+
+/** When process `pid` started (ms since the epoch), from /proc on Linux; `undefined` elsewhere. */
+function processStartMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+    // USER_HZ is 100 on every Linux ABI Node and Deno run on (it is fixed for userspace, see man 5 proc).
+    return Number.isFinite(ticks) && btime ? btime * 1000 + ticks * 10 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function pidAlive(pid: number): boolean {

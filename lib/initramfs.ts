@@ -1,16 +1,16 @@
 /**
  * Writing an initramfs file: cpio newc, gzip (in members), atomically (temp + rename),
- * hashing as it goes. Nothing half-written is left under the final name.
+ * hashing as it goes. Nothing half-written is left under the final name, and
+ * a full or read-only disk is an error naming the directory.
  */
 import { createHash } from "node:crypto";
-import { once } from "node:events";
-import { createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { type CpioEntry, type CpioOptions, cpioRecords, normalizeEntries, recordBytes } from "./cpio.ts";
-import { tempPathFor } from "./cache-dir.ts";
+import { ensureDir, tempPathFor, writeError } from "./cache-dir.ts";
 import type { GzipLevel } from "./gzip.ts";
 import { gzipMembers } from "./gzip-members.ts";
+import type { Logger } from "./log.ts";
 
 /** How to pack: cpio settings plus compression. */
 export interface PackOptions extends CpioOptions {
@@ -18,6 +18,8 @@ export interface PackOptions extends CpioOptions {
   gzip?: GzipLevel | false;
   /** Keep compressed members of large files here and reuse them (see gzip-members.ts). */
   memberCache?: string;
+  /** Where warnings go (a damaged cached member); default stderr. */
+  log?: Logger;
 }
 
 /** What was written. */
@@ -37,25 +39,35 @@ export function sourceDateEpoch(env: Record<string, string | undefined> = proces
 /** Pack `entries` into `outPath` (cpio newc, gzipped by default). */
 export async function packInitramfs(entries: readonly CpioEntry[], outPath: string, options: PackOptions = {}): Promise<PackResult> {
   const path = resolve(outPath);
-  await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   const hash = createHash("sha256");
   let size = 0;
   const records = cpioRecords(entries, { mtime: sourceDateEpoch(), ...options });
-  const bytes = options.gzip === false ? recordBytes(records) : gzipMembers(records, options.gzip ?? 9, options.memberCache);
-  const out = createWriteStream(tmp, { mode: 0o644 });
+  const bytes = options.gzip === false ? recordBytes(records) : gzipMembers(records, options.gzip ?? 9, { cacheDir: options.memberCache, log: options.log });
+  // Iterated by hand: after a write error the rest is still counted (below).
+  const chunks = bytes[Symbol.asyncIterator]();
+  let out: FileHandle | undefined;
   try {
-    for await (const chunk of bytes) {
+    await ensureDir(dirname(path));
+    out = await open(tmp, "w", 0o644);
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      const chunk = next.value;
       hash.update(chunk);
       size += chunk.length;
-      if (!out.write(chunk)) await once(out, "drain");
+      for (let at = 0; at < chunk.length;) at += (await out.write(chunk, at, chunk.length - at)).bytesWritten;
     }
-    await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
+    await out.close();
+    out = undefined;
     await rename(tmp, path);
   } catch (err) {
-    out.destroy();
+    await out?.close().catch(() => undefined);
     await rm(tmp, { force: true });
-    throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const full = code === "ENOSPC" || code === "EDQUOT";
+    // The disk is full: pack the rest without writing it, so the message can say how much space the image needs.
+    if (full) for (let next = await chunks.next(); !next.done; next = await chunks.next()) size += next.value.length;
+    else await chunks.return?.(undefined);
+    throw await writeError(err, path, { what: "the initramfs", needs: full ? size : undefined });
   }
   return { path, size, sha256: hash.digest("hex"), entries: normalizeEntries(entries).length };
 }

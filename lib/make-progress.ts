@@ -1,7 +1,7 @@
 /**
  * Progress for `make`: counts kbuild's step lines ("  CC      init/main.o")
- * and shows them with the elapsed time, redrawn on a terminal, a line every
- * 30 s otherwise, nothing when quiet.
+ * and shows them with the elapsed time, redrawn on a terminal, a line at the
+ * start and every 30 s otherwise, nothing when quiet.
  */
 
 /** A progress sink fed with make's output. */
@@ -49,6 +49,8 @@ export function makeProgress(options: MakeProgressOptions): MakeProgress {
     return `• ${options.label}: ${steps} steps${pct}, ${elapsed(now() - start)}`;
   };
   const timer = tty && !options.quiet ? setInterval(() => write(`\r\x1b[2K${line()}`), 250) : undefined;
+  // In a log, say at once that the long step began (the next line comes only after `every`).
+  if (!tty && !options.quiet) write(`• ${options.label}: started\n`);
   return {
     get steps() {
       return steps;

@@ -3,8 +3,9 @@
  * change, like git's index: the sha256 of a 150 MB Debian source tarball
  * (1–2 s to hash), or what `apt-cache` says (about 1 s) until the package
  * lists change. Keyed on each file's device, inode, size and mtime; a missing
- * or unreadable memo is only a miss. Never used for our own cached
- * artifacts: those are hashed on every use, to catch damage.
+ * or unreadable memo is only a miss. Also used for downloaded blobs (a write
+ * to one changes its mtime); never for kernels and images we boot: those are
+ * hashed on every use.
  */
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";

@@ -19,7 +19,7 @@ function saveTerminal(): (() => void) | undefined {
 export async function runInteractive(vm: MicroVM): Promise<number> {
   const argv = vm.toArgv();
   const restore = saveTerminal();
-  const unhook = restore ? onExitOrSignal(restore) : () => false;
+  const unhook = restore ? onExitOrSignal(() => (restore(), "restored the terminal settings")) : () => false;
   // Not detached: QEMU must stay in the terminal's foreground process group to read it.
   const child = spawn(argv[0], argv.slice(1), { stdio: "inherit" });
   const untrack = killOnExit(child, false);

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { chmod, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { sha256Hex, urlRecordPath } from "../lib/blob-store.ts";
 import { download, type DownloadOptions } from "../lib/download.ts";
@@ -158,6 +158,28 @@ test("trust on first use: the sha256 is recorded, reused, and enforced until ref
     const renewed = await download(opts(server, cacheDir, "/tofu", { refresh: true }));
     assert.equal(renewed.sha256, sha256Hex(other));
     assert.equal((await download(opts(server, cacheDir, "/tofu"))).sha256, sha256Hex(other));
+  });
+});
+
+test("a cached file whose bytes changed is removed with a warning and fetched again", async () => {
+  await withServer(async (server, cacheDir) => {
+    server.route("/d.tar.xz", { body });
+    const first = await download(opts(server, cacheDir, "/d.tar.xz", { sha256: sha }));
+    const damaged = new Uint8Array(body);
+    damaged[1000] ^= 1;
+    await chmod(first.path, 0o644);
+    await writeFile(first.path, damaged);
+    const log = memoryLogger();
+    const again = await download(opts(server, cacheDir, "/d.tar.xz", { sha256: sha, log }));
+    assert.equal(again.cached, false);
+    assert.equal(server.hits("/d.tar.xz"), 2);
+    assert.deepEqual(new Uint8Array(await readFile(again.path)), body);
+    assert.match(log.lines.join("\n"), new RegExp(`warning: the cached file .*${sha} is damaged \\(sha256 [0-9a-f]{16}…, expected ${sha.slice(0, 16)}…\\); removed it: fetching ${server.url}/d\\.tar\\.xz again`));
+    // Trust on first use: the recorded sha256 is the reference.
+    await chmod(again.path, 0o644);
+    await writeFile(again.path, damaged);
+    assert.equal((await download(opts(server, cacheDir, "/d.tar.xz"))).cached, false);
+    assert.equal(server.hits("/d.tar.xz"), 3);
   });
 });
 

@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { lockPath, withLock } from "../lib/file-lock.ts";
 import { LockError } from "../lib/errors.ts";
 import { memoryLogger } from "../lib/log.ts";
-import { tempDir } from "./helpers.ts";
+import { onDeno, repoRoot, tempDir, tsRunner } from "./helpers.ts";
 
 async function plantLock(path: string, info: object, ageMs = 0): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
@@ -32,6 +32,48 @@ test("a lock left by a dead pid is broken with a warning", async () => {
   assert.ok(Date.now() - started < 500);
   assert.match(log.lines.join("\n"), new RegExp(`warning: breaking stale lock .*k\\.lock \\(pid ${pid} is no longer running\\)`));
   await assert.rejects(stat(lockPath(cacheDir, "k")), /ENOENT/);
+});
+
+test("a lock whose pid now belongs to a process started after the lock was taken is broken", async () => {
+  const cacheDir = await tempDir("lock-");
+  const sleeper = spawn("sleep", ["30"]);
+  try {
+    await plantLock(lockPath(cacheDir, "k"), { pid: sleeper.pid, hostname: hostname(), createdAt: new Date(Date.now() - 60_000).toISOString(), token: "old" });
+    const log = memoryLogger();
+    await withLock("k", () => Promise.resolve(), { cacheDir, log });
+    assert.match(log.lines.join("\n"), new RegExp(`breaking stale lock .* \\(pid ${sleeper.pid} left it and that pid is now another process, started after the lock was taken\\)`));
+  } finally {
+    sleeper.kill();
+  }
+});
+
+test("a process that is killed by a signal removes the lock it holds and its temp files", async () => {
+  const cacheDir = await tempDir("lock-");
+  const code = [
+    `import { withLock } from ${JSON.stringify(join(repoRoot, "lib", "file-lock.ts"))};`,
+    `import { tempPathFor } from ${JSON.stringify(join(repoRoot, "lib", "cache-dir.ts"))};`,
+    `import { writeFileSync } from "node:fs";`,
+    `await withLock("held", async () => {`,
+    `  writeFileSync(tempPathFor(${JSON.stringify(join(cacheDir, "half"))}), "half-written");`,
+    `  process.stdout.write("holding\\n");`,
+    `  await new Promise((r) => setTimeout(r, 60_000));`,
+    `}, { cacheDir: ${JSON.stringify(cacheDir)} });`,
+  ].join("\n");
+  const script = join(cacheDir, "hold.ts");
+  await writeFile(script, code);
+  const [cmd, ...args] = tsRunner();
+  const child = spawn(cmd, [...args, script], { stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  await new Promise<void>((resolve) => child.stdout.on("data", (d) => String(d).includes("holding") && resolve()));
+  assert.deepEqual((await readdir(cacheDir)).filter((n) => n.startsWith("half")).length, 1);
+  child.kill("SIGTERM");
+  const [exitCode, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on("close", (c, s) => resolve([c, s])));
+  // Deno's child_process reports an exit status of 128 + N as signal N.
+  assert.ok(exitCode === 143 || (onDeno && signal === "SIGTERM"), `exit ${exitCode} ${signal}`);
+  assert.match(err, /interrupted by SIGTERM: removed 1 unfinished temp file; released 1 cache lock/);
+  await assert.rejects(stat(lockPath(cacheDir, "held")), /ENOENT/);
+  assert.deepEqual((await readdir(cacheDir)).filter((n) => n.startsWith("half")), []);
 });
 
 test("a lock not refreshed for staleMs is broken even when its pid looks alive", async () => {

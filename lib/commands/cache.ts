@@ -2,12 +2,14 @@
  * `microforge cache ls|clean`: what the cache holds and removing old entries.
  * Layout (under the cache root): blobs/sha256/<hex> (downloads, by content),
  * urls/ (which URL gave which blob), src/<sha256>/ (extracted source trees),
- * debian/ (files from Debian packages), initramfs/, gzip-members/, host/, tmp/.
+ * kernels/<key>/ (built kernels), build/<key>/ (their kept O= directories, for
+ * incremental rebuilds), debian/ (files from Debian packages), initramfs/,
+ * gzip-members/, host/, tmp/. Temp files of killed processes go on every clean.
  */
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command, ParsedArgs } from "../command.ts";
-import { cacheRoot, isOrphanTemp } from "../cache-dir.ts";
+import { cacheRoot, isOrphanTemp, tempPathFor } from "../cache-dir.ts";
 import { UsageError } from "../errors.ts";
 import { runCommand } from "../exec.ts";
 
@@ -20,7 +22,7 @@ interface Entry {
   mtimeMs: number;
 }
 
-const AREAS = ["blobs/sha256", "src", "kernels", "debian", "initramfs", "gzip-members", "busybox", "host", "tmp"];
+const AREAS = ["blobs/sha256", "src", "kernels", "build", "debian", "initramfs", "gzip-members", "busybox", "host", "tmp"];
 
 /** Parse "30d", "12h", "45m" into milliseconds. */
 export function parseAge(text: string): number {
@@ -50,12 +52,20 @@ export async function cacheEntries(root: string): Promise<Entry[]> {
   for (const area of AREAS) {
     for (const name of await readdir(join(root, area)).catch(() => [] as string[])) {
       const path = join(root, area, name);
-      const st = await stat(path);
+      const st = await stat(path).catch(() => undefined);
+      if (!st) continue; // removed while we listed
       const label = area === "blobs/sha256" && names.has(name) ? `${name.slice(0, 12)}… ${names.get(name)}` : name;
       entries.push({ area: area.split("/")[0], name: label, path, bytes: st.isDirectory() ? await diskUsage(path) : st.size, mtimeMs: st.mtimeMs });
     }
   }
   return entries;
+}
+
+/** Remove an entry so that it is never seen half-deleted: renamed to a temp name first (one step), then removed. */
+async function removeEntry(path: string): Promise<void> {
+  const aside = tempPathFor(path);
+  const moved = await rename(path, aside).then(() => true, () => false);
+  await rm(moved ? aside : path, { recursive: true, force: true });
 }
 
 function human(bytes: number): string {
@@ -99,7 +109,7 @@ export const cacheCommand: Command = {
       // Leftovers of killed processes go whatever their age.
       const gone = (await cacheEntries(root)).filter((e) => args.all || e.mtimeMs < cutoff || isOrphanTemp(e.path));
       for (const e of gone) {
-        if (!args["dry-run"]) await rm(e.path, { recursive: true, force: true });
+        if (!args["dry-run"]) await removeEntry(e.path);
         process.stdout.write(`${args["dry-run"] ? "would remove" : "removed"} ${e.area}/${e.name} (${human(e.bytes)})\n`);
       }
       process.stdout.write(`${gone.length} entries, ${human(gone.reduce((s, e) => s + e.bytes, 0))}\n`);
