@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { minimist } from "zx";
 import { cacheRoot } from "../lib/cache-dir.ts";
 import { runCommand } from "../lib/exec.ts";
-import { buildKernel, reproducibleEnv } from "../lib/kernel-build.ts";
+import { buildKernel, kernelBuildDir, reproducibleEnv } from "../lib/kernel-build.ts";
 import { kernelConfigRequest } from "../lib/kernel-fragments.ts";
 import { fetchKernel, resolveKernel, sha256File } from "../lib/kernel-source.ts";
 import { isMainModule } from "../lib/runtime.ts";
@@ -74,7 +74,9 @@ export async function run(opts: KernelBenchOptions = {}): Promise<BenchResult> {
     ];
     let reproducible: boolean | undefined;
     if (opts.repro) {
+      // A clean build: drop the artifacts and the kept build directory too.
       await rm(ours.dir, { recursive: true, force: true });
+      await rm(kernelBuildDir(ours.key, env), { recursive: true, force: true });
       const again = await buildKernel({ tarball, ...quiet });
       reproducible = again.bzImageSha256 === ours.bzImageSha256;
       notes.push(`Reproducible: a second clean build ${reproducible ? "has the same" : "DIFFERS in"} bzImage sha256.`);
