@@ -1416,13 +1416,12 @@ function binaryUrl(build, dirHtml) {
 }
 
 // lib/download.ts
-import { createHash as createHash4 } from "node:crypto";
+import { createHash as createHash5 } from "node:crypto";
 import { open as open3, rm as rm5 } from "node:fs/promises";
 import { join as join10 } from "node:path";
 
 // lib/blob-store.ts
-import { createHash as createHash3 } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createHash as createHash4 } from "node:crypto";
 import { chmod, readFile as readFile5, rename as rename2, rm as rm3, stat as stat4 } from "node:fs/promises";
 import { join as join8 } from "node:path";
 
@@ -1452,12 +1451,21 @@ async function memoByStat(name, watch, compute, env = process.env) {
   return value;
 }
 
+// lib/file-hash.ts
+import { createHash as createHash3 } from "node:crypto";
+import { createReadStream } from "node:fs";
+async function sha256File(path) {
+  const hash = createHash3("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk);
+  return hash.digest("hex");
+}
+
 // lib/blob-store.ts
 function isSha256(value) {
   return /^[0-9a-f]{64}$/.test(value);
 }
 function sha256Hex(data) {
-  return createHash3("sha256").update(data).digest("hex");
+  return createHash4("sha256").update(data).digest("hex");
 }
 function blobDir(cacheDir) {
   return join8(cacheDir, "blobs", "sha256");
@@ -1475,11 +1483,7 @@ async function findBlob(cacheDir, sha2562) {
     return void 0;
   }
 }
-async function sha256OfFile(path) {
-  const hash = createHash3("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk);
-  return hash.digest("hex");
-}
+var sha256OfFile = sha256File;
 async function verifiedBlob(cacheDir, sha2562, log) {
   const found = await findBlob(cacheDir, sha2562);
   if (!found) return void 0;
@@ -1891,7 +1895,7 @@ async function transfer(cacheDir, expected, options) {
     throw await writeError(Object.assign(new Error("not enough space"), { code: "ENOSPC" }), temp, { root: cacheDir, needs, what: name });
   }
   const meter = startMeter(options, response.length);
-  const hash = createHash4("sha256");
+  const hash = createHash5("sha256");
   let size = 0;
   let file;
   try {
@@ -2003,14 +2007,10 @@ function tooBig(url, maxBytes) {
 }
 
 // lib/kernel-source.ts
-import { createHash as createHash6 } from "node:crypto";
-import { createReadStream as createReadStream3 } from "node:fs";
 import { stat as stat7 } from "node:fs/promises";
 import { basename as basename2, resolve as resolve4 } from "node:path";
 
 // lib/debian-packages.ts
-import { createHash as createHash5 } from "node:crypto";
-import { createReadStream as createReadStream2 } from "node:fs";
 import { chmod as chmod2, mkdir as mkdir2, mkdtemp as mkdtemp2, readdir as readdir2, rename as rename4, rm as rm6, stat as stat6 } from "node:fs/promises";
 import { basename, join as join11 } from "node:path";
 function upstreamVersion(debVersion) {
@@ -2059,11 +2059,6 @@ async function installedVersion(name, deps = {}) {
   const version = deps.run ? await query() : await memoByStat(`dpkg-query ${name}`, ["/var/lib/dpkg/status"], query, deps.env ?? process.env);
   return version ?? void 0;
 }
-async function sha256Of(path) {
-  const hash = createHash5("sha256");
-  for await (const chunk of createReadStream2(path)) hash.update(chunk);
-  return hash.digest("hex");
-}
 async function debianFile(pkg, member, deps = {}) {
   const env = deps.env ?? process.env;
   const run = deps.run ?? runCommand;
@@ -2086,7 +2081,7 @@ async function debianFile(pkg, member, deps = {}) {
     await run(["apt-get", "download", `${pkg.name}=${pkg.version}`], { cwd: work, env: aptEnv, hint });
     const deb = (await readdir2(work)).find((f) => f.endsWith(".deb"));
     if (!deb) throw new MicroforgeError(`apt-get download left no .deb in ${work}`, `try \`apt-get download ${pkg.name}\` by hand`);
-    const actual = await sha256Of(join11(work, deb));
+    const actual = await sha256File(join11(work, deb));
     if (actual !== expected.toLowerCase()) throw new ChecksumError(`debian:${pkg.name}=${pkg.version}`, expected, actual);
     await run(["dpkg-deb", "-x", join11(work, deb), join11(work, "root")]);
     const staged = join11(work, "root", member);
@@ -2336,11 +2331,6 @@ function sayOnce(log, message) {
   if (!said.has(message)) log.step(message);
   said.add(message);
 }
-async function sha256File(path) {
-  const hash = createHash6("sha256");
-  for await (const chunk of createReadStream3(path)) hash.update(chunk);
-  return hash.digest("hex");
-}
 function sha256OfSource(path, env) {
   return memoByStat(`sha256 of ${path}`, [path], () => sha256File(path), env);
 }
@@ -2494,12 +2484,12 @@ async function busyboxApplets(path, sha2562, run = runCommand) {
 }
 
 // lib/initramfs.ts
-import { createHash as createHash8 } from "node:crypto";
+import { createHash as createHash7 } from "node:crypto";
 import { open as open4, rename as rename5, rm as rm9 } from "node:fs/promises";
 import { dirname as dirname2, resolve as resolve6 } from "node:path";
 
 // lib/cpio.ts
-import { createReadStream as createReadStream4 } from "node:fs";
+import { createReadStream as createReadStream2 } from "node:fs";
 import { stat as stat8 } from "node:fs/promises";
 var TYPE_BITS = { dir: 16384, file: 32768, hardlink: 32768, symlink: 40960, char: 8192, block: 24576 };
 var DEFAULT_PERM = { dir: 493, file: 420, hardlink: 420, symlink: 511, char: 384, block: 384 };
@@ -2542,7 +2532,7 @@ function normalizeEntries(entries) {
 }
 async function* fileBytes(source, expected) {
   let seen = 0;
-  for await (const chunk of createReadStream4(source)) {
+  for await (const chunk of createReadStream2(source)) {
     seen += chunk.length;
     yield chunk;
   }
@@ -2608,7 +2598,7 @@ async function statFile(source) {
 }
 
 // lib/gzip-members.ts
-import { createHash as createHash7 } from "node:crypto";
+import { createHash as createHash6 } from "node:crypto";
 import { readdir as readdir3, readFile as readFile7, rm as rm8 } from "node:fs/promises";
 import { join as join13 } from "node:path";
 
@@ -2655,7 +2645,7 @@ async function collect(chunks) {
   for await (const c of chunks) parts.push(c);
   return Buffer.concat(parts);
 }
-var sha256 = (data) => createHash7("sha256").update(data).digest("hex");
+var sha256 = (data) => createHash6("sha256").update(data).digest("hex");
 async function cachedMember(dir, key, log) {
   const names = (await readdir3(dir).catch(() => [])).filter((n2) => n2.startsWith(`${key}.`) && n2.endsWith(".gz"));
   for (const name of names) {
@@ -2668,7 +2658,7 @@ async function cachedMember(dir, key, log) {
 }
 async function largeMember(rec, level, options) {
   const data = await readFile7(rec.body.source);
-  const key = createHash7("sha256").update(`${FORMAT}\0${level}\0`).update(rec.header).update(data).digest("hex");
+  const key = createHash6("sha256").update(`${FORMAT}\0${level}\0`).update(rec.header).update(data).digest("hex");
   const dir = options.cacheDir;
   const log = options.log ?? stderrLogger();
   const hit = dir ? await cachedMember(dir, key, log) : void 0;
@@ -2698,7 +2688,7 @@ function sourceDateEpoch(env = process.env) {
 async function packInitramfs(entries, outPath, options = {}) {
   const path = resolve6(outPath);
   const tmp = tempPathFor(path);
-  const hash = createHash8("sha256");
+  const hash = createHash7("sha256");
   let size = 0;
   const records = cpioRecords(entries, { mtime: sourceDateEpoch(), ...options });
   const bytes = options.gzip === false ? recordBytes(records) : gzipMembers(records, options.gzip ?? 9, { cacheDir: options.memberCache, log: options.log });
@@ -3888,7 +3878,7 @@ function parseOverride(text2) {
 }
 
 // lib/kernel-build.ts
-import { createHash as createHash9 } from "node:crypto";
+import { createHash as createHash8 } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { copyFile, readFile as readFile12, readlink, rename as rename9, rm as rm12, stat as stat13, writeFile as writeFile6 } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -4350,7 +4340,7 @@ async function buildKernel(options) {
   const makeVars = [...options.makeVars ?? []];
   const buildEnv = reproducibleEnv(env);
   const inputs = { format: BUILD_FORMAT, tarball: options.tarball.sha256, fragment: request.fragment, makeVars, compiler: await compilerVersion(run, buildEnv), target: "bzImage" };
-  const key = createHash9("sha256").update(JSON.stringify(inputs)).digest("hex");
+  const key = createHash8("sha256").update(JSON.stringify(inputs)).digest("hex");
   const root = cacheRoot(env);
   const dir = join22(root, "kernels", key);
   const first = await readCached(dir, key);
@@ -4403,7 +4393,7 @@ async function buildKernel(options) {
       const meta = {
         key,
         version,
-        configHash: createHash9("sha256").update(configured.config).digest("hex"),
+        configHash: createHash8("sha256").update(configured.config).digest("hex"),
         bzImageSha256: await sha256File(join22(out, "bzImage")),
         vmlinuxSha256: await sha256File(join22(out, "vmlinux")),
         pvh: /^CONFIG_PVH=y$/m.test(configured.config),

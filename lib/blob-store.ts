@@ -6,12 +6,12 @@
  * damaged one is removed, never handed out.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { chmod, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, writeError, writeFileAtomic } from "./cache-dir.ts";
 import type { Logger } from "./log.ts";
 import { memoByStat } from "./stat-memo.ts";
+import { sha256File } from "./file-hash.ts";
 
 /** What a URL gave when it was last fetched. */
 export interface UrlRecord {
@@ -62,11 +62,7 @@ export async function findBlob(cacheDir: string, sha256: string): Promise<Stored
 }
 
 /** Hex sha256 of the file at `path`, streamed. */
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Uint8Array);
-  return hash.digest("hex");
-}
+export const sha256OfFile: (path: string) => Promise<string> = sha256File;
 
 /**
  * The stored blob with this sha256 if its bytes still hash to it. A damaged

@@ -5,8 +5,6 @@
  * the .deb against the mirror's signed index; we check its sha256 against
  * that index too before unpacking it, so what we use is verified.
  */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { cacheRoot } from "./cache-dir.ts";
@@ -15,6 +13,7 @@ import { type Runner, runCommand } from "./exec.ts";
 import { findOnPath } from "./find-on-path.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { memoByStat } from "./stat-memo.ts";
+import { sha256File } from "./file-hash.ts";
 
 /** A package version the mirror offers. */
 export interface DebianPackage {
@@ -98,11 +97,6 @@ export async function installedVersion(name: string, deps: DebianDeps = {}): Pro
   return version ?? undefined;
 }
 
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Uint8Array);
-  return hash.digest("hex");
-}
 
 /**
  * One file (`member`, a path inside the package like "bin/busybox") of
@@ -132,7 +126,7 @@ export async function debianFile(pkg: DebianPackage, member: string, deps: Debia
     await run(["apt-get", "download", `${pkg.name}=${pkg.version}`], { cwd: work, env: aptEnv, hint });
     const deb = (await readdir(work)).find((f) => f.endsWith(".deb"));
     if (!deb) throw new MicroforgeError(`apt-get download left no .deb in ${work}`, `try \`apt-get download ${pkg.name}\` by hand`);
-    const actual = await sha256Of(join(work, deb));
+    const actual = await sha256File(join(work, deb));
     if (actual !== expected.toLowerCase()) throw new ChecksumError(`debian:${pkg.name}=${pkg.version}`, expected, actual);
     await run(["dpkg-deb", "-x", join(work, deb), join(work, "root")]);
     const staged = join(work, "root", member);

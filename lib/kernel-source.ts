@@ -4,8 +4,6 @@
  * sha256sums.asc), Debian's `linux-source-X.Y` packages (offline fallback,
  * verified by apt), or a local tarball. `auto` tries kernel.org, then Debian.
  */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { type DebianDeps, type DebianPackage, aptPackages, aptSearch, debianFile, installedVersion } from "./debian-packages.ts";
@@ -19,6 +17,7 @@ import { type Logger, stderrLogger } from "./log.ts";
 import { verifyClearsigned } from "./pgp-verify.ts";
 import { resolveSpec, type Versioned } from "./version-spec.ts";
 import { memoByStat } from "./stat-memo.ts";
+import { sha256File } from "./file-hash.ts";
 
 /** Where kernel sources come from: "auto", "kernel.org", "debian", or a tarball path. */
 export type KernelSourceKind = "auto" | "kernel.org" | "debian" | (string & Record<never, never>);
@@ -156,12 +155,7 @@ function sayOnce(log: Logger, message: string): void {
   said.add(message);
 }
 
-/** sha256 of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Uint8Array);
-  return hash.digest("hex");
-}
+export { sha256File };
 
 /**
  * sha256 of a tarball outside our cache (Debian's /usr/src one, or the
