@@ -3,7 +3,8 @@
  * Ubuntu it runs apt-get (asking first when a person is at the terminal); on
  * other distributions it prints the exact command and leaves it to the user.
  */
-import { readdir } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { CommandError, outputTail } from "./errors.ts";
 import type { Runner } from "./exec.ts";
 import { findOnPath } from "./find-on-path.ts";
@@ -39,8 +40,8 @@ export interface FixDeps {
   /** A person can answer a prompt (stdin is a TTY and CI is not set). */
   interactive: boolean;
   confirm(message: string): Promise<boolean>;
-  /** True when apt has no package lists yet (fresh container), so `apt-get update` must run first. */
-  aptListsEmpty(): Promise<boolean>;
+  /** Why `apt-get update` must run before installing `packages` (lists missing, stale, or without one of them), or undefined. */
+  aptNeedsUpdate(packages: readonly string[]): Promise<string | undefined>;
   logger: Logger;
   /** Capture apt's output and pass it to `echo` instead of inheriting stdout (for `--json`). */
   echo?: (text: string) => void;
@@ -49,10 +50,37 @@ export interface FixDeps {
 /** How {@linkcode applyFix} ended. */
 export type FixOutcome = "nothing" | "installed" | "declined" | "printed";
 
-/** True when /var/lib/apt/lists holds no downloaded package index. */
-export async function aptListsEmpty(dir = "/var/lib/apt/lists"): Promise<boolean> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  return !names.some((n) => n.endsWith("_Packages") || n.includes("_Packages."));
+/** apt's lists older than this are refreshed before an install (a fresh image's lists can be months old). */
+export const APT_LISTS_MAX_AGE_MS = 24 * 3600_000;
+
+/** Age in ms of the newest package index in `dir`; Infinity when there is none (a fresh container). */
+export async function aptListsAgeMs(dir = "/var/lib/apt/lists", now = Date.now()): Promise<number> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith("_Packages") || n.includes("_Packages."));
+  const times = await Promise.all(names.map((n) => stat(join(dir, n)).then((s) => s.mtimeMs, () => 0)));
+  return times.length ? now - Math.max(...times) : Infinity;
+}
+
+/** The packages of `packages` that apt has no candidate for (`apt-cache policy` says "(none)" or nothing). */
+export async function aptUnknown(run: Runner, packages: readonly string[]): Promise<string[]> {
+  if (!packages.length) return [];
+  const r = await run(["apt-cache", "policy", ...packages], { nothrow: true, timeoutMs: 60_000 });
+  const known = new Set<string>();
+  for (const block of r.stdout.split(/^(?=\S)/m)) {
+    const name = /^([^\s:]+)(?::\w+)?:/.exec(block)?.[1];
+    const candidate = /^\s+Candidate:\s*(\S+)/m.exec(block)?.[1];
+    if (name && candidate && candidate !== "(none)") known.add(name);
+  }
+  return packages.filter((p) => !known.has(p.split(":")[0]) && !known.has(p));
+}
+
+/** Why `apt-get update` must run before installing `packages`: no lists, lists older than a day, or a package they lack. */
+export async function aptNeedsUpdate(run: Runner, packages: readonly string[], dir?: string): Promise<string | undefined> {
+  const age = await aptListsAgeMs(dir);
+  if (age === Infinity) return "apt has no package lists yet";
+  if (age > APT_LISTS_MAX_AGE_MS) return `apt's package lists are ${Math.floor(age / (24 * 3600_000))} days old`;
+  const unknown = await aptUnknown(run, packages);
+  if (unknown.length) return `apt's package lists have no ${unknown.join(", ")}`;
+  return undefined;
 }
 
 /** The apt-get argv, with sudo and the noninteractive frontend when not root. */
@@ -93,7 +121,10 @@ export async function applyFix(plan: FixPlan, options: { yes?: boolean }, deps: 
   };
   const installArgs = ["install", "-y", "--no-install-recommends", ...plan.packages];
   let updated = false;
-  if (await deps.aptListsEmpty()) {
+  const why = await deps.aptNeedsUpdate(plan.packages);
+  if (why) {
+    logger.step(`${why}: running apt-get update first`);
+    // A repository that cannot be reached makes apt-get update fail while the others refresh: the install decides.
     await apt(["update"]);
     updated = true;
   }

@@ -90,7 +90,7 @@ function doctorDeps(host: HostDeps, extra: Partial<DoctorDeps> = {}) {
     logger,
     interactive: false,
     confirm: () => Promise.reject(new Error("confirm must not be called")),
-    aptListsEmpty: () => Promise.resolve(false),
+    aptNeedsUpdate: () => Promise.resolve(undefined),
     ...extra,
   };
   return { deps, out, err, logger };
@@ -333,7 +333,7 @@ test("--fix as a user goes through sudo and keeps the noninteractive frontend", 
 
 test("--fix on a fresh machine runs apt-get update first; a failed install is retried once after an update", async () => {
   const fresh = await installableHost("tar");
-  assert.equal(await runDoctor({ fix: true }, doctorDeps(fresh.host, { aptListsEmpty: () => Promise.resolve(true) }).deps), 0);
+  assert.equal(await runDoctor({ fix: true }, doctorDeps(fresh.host, { aptNeedsUpdate: () => Promise.resolve("apt has no package lists yet") }).deps), 0);
   assert.deepEqual(fresh.aptCalls().map((c) => c.argv[1]), ["update", "install"]);
   const stale = await installableHost("tar", { installFails: 1 });
   assert.equal(await runDoctor({ fix: true }, doctorDeps(stale.host).deps), 0);

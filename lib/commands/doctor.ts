@@ -6,7 +6,8 @@ import type { Command, ParsedArgs } from "../command.ts";
 import { doctorJson, formatReport } from "../doctor-report.ts";
 import type { HostDeps } from "../host-checks.ts";
 import { hostReady, loadHostDeps, runHostChecks } from "../host-checks.ts";
-import { aptListsEmpty, applyFix, planFix } from "../host-fix.ts";
+import { applyFix, aptNeedsUpdate, planFix } from "../host-fix.ts";
+import { runCommand } from "../exec.ts";
 import { detectDistro } from "../host-packages.ts";
 import type { Logger } from "../log.ts";
 import { stderrLogger } from "../log.ts";
@@ -28,7 +29,7 @@ export interface DoctorDeps {
   /** A person can answer a prompt: stdin is a TTY and CI is not set. */
   interactive: boolean;
   confirm(message: string): Promise<boolean>;
-  aptListsEmpty(): Promise<boolean>;
+  aptNeedsUpdate(packages: readonly string[]): Promise<string | undefined>;
 }
 
 /** Check the host, optionally install what is missing, print the report; resolves to the exit code. */
@@ -48,7 +49,7 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
       isRoot: deps.host.isRoot,
       interactive: deps.interactive,
       confirm: deps.confirm,
-      aptListsEmpty: deps.aptListsEmpty,
+      aptNeedsUpdate: deps.aptNeedsUpdate,
       logger: deps.logger,
       echo: options.json ? deps.stderr : undefined,
     });
@@ -72,7 +73,7 @@ export async function defaultDoctorDeps(options: DoctorOptions = {}): Promise<Do
     interactive: Boolean(process.stdin.isTTY) && process.env.CI !== "true",
     // Loaded on first use: Inquirer.js costs ~90 ms of start-up (issue #7).
     confirm: async (message) => (await import("@inquirer/prompts")).confirm({ message, default: true }),
-    aptListsEmpty: () => aptListsEmpty(),
+    aptNeedsUpdate: (packages) => aptNeedsUpdate(runCommand, packages),
   };
 }
 
