@@ -4,7 +4,6 @@
  * `templates/` (before the built-in ones), and returns a plain object.
  */
 import { type Busybox, type BusyboxSource } from "./busybox.ts";
-import { MicroforgeError } from "./errors.ts";
 import { buildKernel, type KernelBuild } from "./kernel-build.ts";
 import { DEFAULT_FEATURES } from "./kernel-fragments.ts";
 import { lockedBusybox, lockedKernel } from "./locked-artifacts.ts";
@@ -14,7 +13,7 @@ import { recipeContext } from "./recipe-context.ts";
 import { formatCommand, formatScript } from "./shell-command.ts";
 import { findTemplate } from "./template.ts";
 import { type ExecOptions, type ExecResult, execInVm } from "./vm-exec.ts";
-import { runInteractive } from "./vm-interactive.ts";
+import { type StartOptions, startVm } from "./vm-start.ts";
 import { prepareVm, type VmOptions } from "./vm-prepare.ts";
 
 /** Options of {@linkcode kernel}. */
@@ -85,26 +84,21 @@ export class Vm {
     return formatScript(this.toArgv());
   }
 
-  /** Boot with the console on this terminal; resolves to QEMU's exit status when the guest powers off. */
+  /**
+   * A shell: on a terminal, the serial console; with stdin piped or closed,
+   * the guest shell reads our stdin and its status is the result (EOF ends it).
+   */
   run(): Promise<number> {
-    return runInteractive(this.machine);
+    return startVm(this.machine, []);
   }
 
   /**
    * What most recipes end with: with a `command` (the words after `--`), run
    * it in a fresh VM and resolve to its exit status (124 on timeout, 255 on a
-   * guest failure, with the reason on stderr); without one, the interactive shell.
+   * guest failure, with the reason on stderr); without one, {@linkcode Vm.run}.
    */
-  async start(command: readonly string[] = [], options: ExecOptions = {}): Promise<number> {
-    if (!command.length) return await this.run();
-    const stdin = process.stdin.isTTY ? null : (process.stdin as AsyncIterable<Uint8Array>);
-    try {
-      return (await this.exec(command, { stdin, ...options })).exitCode;
-    } catch (err) {
-      if (!(err instanceof MicroforgeError)) throw err;
-      process.stderr.write(`microforge: ${err.message}\n`);
-      return err.exitCode === 1 ? 255 : err.exitCode;
-    }
+  start(command: readonly string[] = [], options: StartOptions = {}): Promise<number> {
+    return startVm(this.machine, command, options);
   }
 
   /**

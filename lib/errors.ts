@@ -131,6 +131,13 @@ export class KconfigError extends MicroforgeError {
 /** A VM spec is invalid (memory size, cpus, kernel argument, device path). */
 export class VmSpecError extends MicroforgeError {}
 
+/** A template variable of `/init` has a value of the wrong type (a usage error: exit 2). */
+export class InitVarError extends UsageError {
+  constructor(readonly variable: string, readonly expected: string, value: unknown, example: string) {
+    super(`Template variable ${variable} must be ${expected}, not ${JSON.stringify(value) ?? String(value)}`, `for example ${example}`);
+  }
+}
+
 /** The guest did not finish within the timeout; QEMU was killed. */
 export class BootTimeoutError extends MicroforgeError {
   override readonly exitCode = 124;

@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { CommandError, outputTail } from "./errors.ts";
-import { killOnExit } from "./vm-reaper.ts";
+import { diesWithUs, killOnExit } from "./vm-reaper.ts";
 
 /** What a finished command gives back. */
 export interface RunResult {
@@ -50,7 +50,7 @@ export type Runner = (argv: readonly string[], options?: RunOptions) => Promise<
 
 /** Run `argv[0]` with the remaining arguments; throws {@linkcode CommandError} on failure. */
 export const runCommand: Runner = (argv, options = {}) => {
-  const [cmd, ...args] = argv;
+  const [cmd, ...args] = diesWithUs(argv, options.env ?? process.env);
   return new Promise((resolve, reject) => {
     const inherit = options.stdio === "inherit";
     const child = spawn(cmd, args, {
@@ -78,7 +78,7 @@ export const runCommand: Runner = (argv, options = {}) => {
       }
     };
     const timer = options.timeoutMs ? setTimeout(kill, options.timeoutMs) : undefined;
-    const untrack = child.pid === undefined ? () => false : killOnExit(child, !inherit, { graceful: true });
+    const untrack = child.pid === undefined ? () => false : killOnExit(child, !inherit, { graceful: true, name: argv[0].split("/").pop() });
     if (child.pid !== undefined) options.onSpawn?.(child.pid);
     child.on("error", (err) => {
       clearTimeout(timer);

@@ -2,7 +2,7 @@
  * Finding a program the way a shell would, from the PATH of an injected
  * environment, so tests can hide a tool by passing a PATH without it.
  */
-import { constants } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 
@@ -27,4 +27,17 @@ export async function findOnPath(
     if (await isExecutableFile(candidate)) return candidate;
   }
   return undefined;
+}
+
+/** {@linkcode findOnPath} without waiting, for the few callers that cannot (building a spawn's argv). */
+export function findOnPathSync(name: string, env: Record<string, string | undefined> = process.env): string | undefined {
+  const candidates = name.includes("/") ? [name] : (env.PATH ?? "").split(delimiter).filter(Boolean).map((d) => join(d, name));
+  return candidates.find((c) => {
+    try {
+      accessSync(c, constants.X_OK);
+      return statSync(c).isFile();
+    } catch {
+      return false;
+    }
+  });
 }

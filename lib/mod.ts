@@ -37,7 +37,7 @@ export type { LockOptions } from "./locked-artifacts.ts";
 export { download } from "./download.ts";
 export { sourceTree } from "./source-tree.ts";
 export type { PackOptions, PackResult } from "./initramfs.ts";
-export { defaultInitVars, renderInit } from "./rootfs.ts";
+export { checkInitVars, defaultInitVars, renderInit } from "./rootfs.ts";
 export type { ExtraContent, InitVars, RootfsSpec } from "./rootfs.ts";
 export { findTemplate, renderTemplate } from "./template.ts";
 export { runHostChecks } from "./host-checks.ts";
@@ -50,6 +50,7 @@ export {
   CommandError,
   DownloadError,
   ElfError,
+  InitVarError,
   MicroforgeError,
   MissingToolError,
   RootfsError,

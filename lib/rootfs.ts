@@ -5,7 +5,7 @@
  */
 import { stat } from "node:fs/promises";
 import { archivePath, type CpioEntry } from "./cpio.ts";
-import { RootfsError } from "./errors.ts";
+import { InitVarError, RootfsError } from "./errors.ts";
 import { join } from "node:path";
 import { builtinTemplates, findTemplate, renderTemplate } from "./template.ts";
 
@@ -58,6 +58,37 @@ export function defaultInitVars(): InitVars {
   };
 }
 
+const isString = (v: unknown) => typeof v === "string";
+const fields = (v: unknown, keys: readonly string[]) => typeof v === "object" && v !== null && keys.every((k) => isString((v as Record<string, unknown>)[k]));
+const isMount = (m: unknown) => fields(m, ["type", "source", "target"]) && [undefined, null].includes((m as InitMount).options as never) || fields(m, ["type", "source", "target", "options"]);
+
+/** What each variable of the default `/init` must be: a check, the type in words, and an example `--set`. */
+const VAR_TYPES: Record<string, [(v: unknown) => boolean, string, string]> = {
+  hostname: [isString, "a string", "--set hostname=vm1"],
+  banner: [isString, "a string", "--set banner=booted"],
+  term: [isString, "a string", "--set term=vt100"],
+  exitMarker: [isString, "a string", "--set exitMarker=status:"],
+  mounts: [(v) => Array.isArray(v) && v.every(isMount), "a list of { type, source, target, options? } strings", `--set 'mounts=[{"type":"proc","source":"proc","target":"/proc"}]'`],
+  network: [(v) => v === null || v === "auto" || v === "dhcp" || fields(v, ["address", "gateway", "dns"]), `"auto", "dhcp", null or { address, gateway, dns }`, "--set network=null"],
+  share: [(v) => v === null || fields(v, ["tag", "mountpoint"]), "null or { tag, mountpoint, readonly }", "--set share=null"],
+  command: [(v) => v === null || (Array.isArray(v) && v.length > 0 && v.every(isString)), "a list of words (or null)", `--set 'command=["uname","-a"]'`],
+  interactiveShell: [(v) => typeof v === "boolean", "true or false", "--set interactiveShell=false"],
+  shell: [(v) => typeof v === "boolean", "true or false", "--set interactiveShell=false"],
+};
+
+/**
+ * Refuse a variable of the default `/init` whose value has the wrong type,
+ * before any work, naming the variable and what it needs (`--set command=true`
+ * would otherwise fail deep in the template). Other names pass: a recipe's
+ * own template may use them.
+ */
+export function checkInitVars(vars: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(vars)) {
+    const type = VAR_TYPES[name];
+    if (type && !type[0](value)) throw new InitVarError(name, type[1], value, type[2]);
+  }
+}
+
 /** A file, directory or symlink a recipe adds to the image. */
 export type ExtraContent =
   | { dest: string; source: string; mode?: number }
@@ -94,6 +125,7 @@ export function renderInit(init: RootfsSpec["init"] = {}): string {
   if ("content" in init) return init.content;
   const file = findTemplate(init.template ?? "init.sh.ejs", init.templateDirs);
   // The variable's old name: `--set shell=false` and DSL vars from before the rename keep working.
+  checkInitVars(init.vars ?? {});
   const { shell: oldName, ...vars } = init.vars ?? {};
   const renamed = oldName !== undefined && vars.interactiveShell === undefined ? { interactiveShell: oldName as boolean } : {};
   return renderTemplate(file, { ...defaultInitVars(), ...vars, ...renamed });

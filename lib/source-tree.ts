@@ -15,6 +15,7 @@ import { CommandError, MicroforgeError, MissingToolError, outputTail } from "./e
 import type { Runner } from "./exec.ts";
 import { type Logger, stderrLogger } from "./log.ts";
 import { decompressor, TarScanner, UnsafeArchiveError } from "./tar-scan.ts";
+import { diesWithUs } from "./vm-reaper.ts";
 
 /** Options of {@linkcode sourceTree}. */
 export interface SourceTreeOptions {
@@ -64,7 +65,8 @@ interface Ended {
 const PACKAGES: Record<string, string> = { xz: "xz-utils" };
 
 function start(argv: string[], stdio: ["pipe" | "ignore" | number, "pipe" | "ignore", "pipe"]): { child: ReturnType<typeof spawn>; ended: Promise<Ended> } {
-  const child = spawn(argv[0], argv.slice(1), { stdio });
+  const [program, ...args] = diesWithUs(argv);
+  const child = spawn(program, args, { stdio });
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-8192)));
   const ended = new Promise<Ended>((resolve, reject) => {

@@ -16,7 +16,7 @@ import { shellJoin } from "./shell-quote.ts";
 import { bootPhases, type Phase } from "./boot-phases.ts";
 import { printkCollector, writeTimeline } from "./boot-timeline.ts";
 import { type BootTimings, watchConsole } from "./vm-console.ts";
-import { killOnExit } from "./vm-reaper.ts";
+import { diesWithUs, killOnExit } from "./vm-reaper.ts";
 
 /** The guest exited abnormally: a kernel panic, or no status came back. */
 export class GuestError extends MicroforgeError {}
@@ -190,8 +190,9 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     const start = Date.now();
     const watch = watchConsole(options.banner ?? "microforge: /init started", start, { quietKernel: quiet });
     const printk = printkCollector(timings ? undefined : 0);
-    const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: true });
-    const unregister = killOnExit(child);
+    const [program, ...args] = diesWithUs(argv);
+    const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const unregister = killOnExit(child, true, { name: argv[0].split("/").pop() });
     let qemuErr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       watch.feed(d);

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import type { MicroVM } from "./microvm.ts";
-import { killOnExit, onExitOrSignal } from "./vm-reaper.ts";
+import { diesWithUs, killOnExit, onExitOrSignal } from "./vm-reaper.ts";
 
 function saveTerminal(): (() => void) | undefined {
   if (!process.stdin.isTTY) return undefined;
@@ -21,8 +21,9 @@ export async function runInteractive(vm: MicroVM): Promise<number> {
   const restore = saveTerminal();
   const unhook = restore ? onExitOrSignal(() => (restore(), "restored the terminal settings")) : () => false;
   // Not detached: QEMU must stay in the terminal's foreground process group to read it.
-  const child = spawn(argv[0], argv.slice(1), { stdio: "inherit" });
-  const untrack = killOnExit(child, false);
+  const [program, ...args] = diesWithUs(argv);
+  const child = spawn(program, args, { stdio: "inherit" });
+  const untrack = killOnExit(child, false, { name: argv[0].split("/").pop() });
   try {
     return await new Promise<number>((res, rej) => {
       child.once("error", rej);

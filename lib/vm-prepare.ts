@@ -36,6 +36,12 @@ export interface VmOptions {
   kernelAcpi?: boolean;
   /** An initramfs path or build; default: the default initramfs. */
   initrd?: string | Initramfs;
+  /**
+   * Bake this command into the default initramfs's `/init` (the template's
+   * `command`): the VM runs it on the console, prints the exit marker and
+   * powers off, with no microforge around (`emit -- CMD`).
+   */
+  command?: readonly string[];
   memory?: string | number;
   cpus?: number;
   append?: readonly string[];
@@ -111,7 +117,9 @@ export async function prepareVm(o: VmOptions = {}): Promise<MicroVM> {
   const kernel = typeof o.kernel === "string" ? o.kernel : o.kernel ?? (await defaultKernel({ ...o, log }));
   const kernelAcpi = typeof kernel === "string" ? o.kernelAcpi ?? false : await hasAcpi(kernel);
   // The default image is a plain cpio: gunzip in the guest costs about 50 ms per boot under TCG.
-  const initrd = typeof o.initrd === "string" ? o.initrd : o.initrd ?? (await initramfs({ log, env, gzip: false }));
+  if (o.command?.length && o.initrd) throw new VmSpecError("A command to bake into /init needs microforge's own initramfs, not the one given", "leave out --initrd, or put the command into your own image's /init");
+  const init = o.command?.length ? { vars: { command: [...o.command], interactiveShell: false } } : undefined;
+  const initrd = typeof o.initrd === "string" ? o.initrd : o.initrd ?? (await initramfs({ log, env, gzip: false, init }));
   const accel = await chooseAccel(o.accel ?? ((env.MICROFORGE_ACCEL as AccelChoice | undefined) || "auto"), { qemu, log });
   const shares = (o.shares ?? []).map((s, i) => {
     const mountpoint = s.mountpoint ?? (i === 0 ? "/mnt/share" : `/mnt/share${i}`);

@@ -10,6 +10,8 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { delimiter } from "node:path";
+import { findOnPathSync } from "./find-on-path.ts";
 
 /** How a tracked child is stopped. */
 interface Tracked {
@@ -185,4 +187,19 @@ export function killOnExit(child: ChildProcess, group = true, options: KillOptio
   const forget = () => live.delete(child);
   child.once("close", forget);
   return forget;
+}
+
+let setpriv: string | undefined | null = null;
+
+/**
+ * `argv` made to die with us, however we die (SIGKILL included, when no
+ * handler of ours runs): util-linux `setpriv --pdeathsig KILL` asks the
+ * kernel to SIGKILL the command when this process goes. Unchanged where
+ * setpriv is missing, and for a program that is not on PATH (so the spawn
+ * still fails with ENOENT, naming the program).
+ */
+export function diesWithUs(argv: readonly string[], env: Record<string, string | undefined> = process.env): string[] {
+  if (setpriv === null) setpriv = process.platform === "linux" ? findOnPathSync("setpriv", { PATH: `${process.env.PATH ?? ""}${delimiter}/usr/bin${delimiter}/bin` }) : undefined;
+  const program = setpriv ? findOnPathSync(argv[0], env) : undefined;
+  return setpriv && program ? [setpriv, "--pdeathsig", "KILL", "--", program, ...argv.slice(1)] : [...argv];
 }

@@ -106,4 +106,4 @@ async function main(argv: string[]): Promise<number> {
   return results.every((r) => r.code === 0 && r.counts) ? 0 : 1;
 }
 
-if (import.meta.main ?? process.argv[1]?.endsWith("run-all.ts")) process.exitCode = await main(process.argv.slice(2));
+if ((import.meta as { main?: boolean }).main ?? process.argv[1]?.endsWith("run-all.ts")) process.exitCode = await main(process.argv.slice(2));

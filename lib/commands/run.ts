@@ -6,11 +6,10 @@
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Command, ParsedArgs } from "../command.ts";
-import { BootTimeoutError, MicroforgeError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { stderrLogger } from "../log.ts";
-import { execInVm } from "../vm-exec.ts";
 import { renderTimelineTable } from "../svg-timeline.ts";
-import { runInteractive } from "../vm-interactive.ts";
+import { startVm } from "../vm-start.ts";
 import { prepareVm } from "../vm-prepare.ts";
 import { vmFlags, vmOptions } from "./vm-flags.ts";
 
@@ -23,7 +22,7 @@ export const runCommand: Command = {
   usage: "[options] [-- CMD ARGS...]",
   flags: [
     ...vmFlags,
-    { name: "timeout", type: "string", default: "120", description: "scripted runs: stop the VM after this many seconds (exit 124)" },
+    { name: "timeout", type: "string", description: "stop the VM after this many seconds, exit 124 (default 120 for -- CMD; none for a shell fed from a pipe)" },
     { name: "timings", type: "boolean", description: "print a table of boot phases (QEMU start, kernel, /init, command, shutdown); turns off the kernel's quiet" },
     { name: "timeline", type: "string", description: "write the boot phases as an SVG chart to this file" },
     { name: "verbose", alias: "v", type: "boolean", description: "scripted runs: show the kernel console on stderr" },
@@ -31,9 +30,9 @@ export const runCommand: Command = {
   ],
   async run(args: ParsedArgs): Promise<number> {
     const log = stderrLogger({ quiet: args.quiet as boolean });
-    const timeout = /^\s*\d+(\.\d+)?\s*$/.test(String(args.timeout)) ? Number(args.timeout) : Number.NaN;
+    const timeout = args.timeout === undefined ? (args._.length ? 120 : undefined) : /^\s*\d+(\.\d+)?\s*$/.test(String(args.timeout)) ? Number(args.timeout) : Number.NaN;
     // Node's timers take at most 2^31-1 ms (about 24.8 days); a longer one fires at once.
-    if (!(timeout > 0 && timeout * 1000 <= MAX_TIMER_MS)) throw new UsageError(`Invalid --timeout ${JSON.stringify(args.timeout)}`, `pass a number of seconds from 0.001 to ${Math.floor(MAX_TIMER_MS / 1000)}`);
+    if (timeout !== undefined && !(timeout > 0 && timeout * 1000 <= MAX_TIMER_MS)) throw new UsageError(`Invalid --timeout ${JSON.stringify(args.timeout)}`, `pass a number of seconds from 0.001 to ${Math.floor(MAX_TIMER_MS / 1000)}`);
     if (args.timeline !== undefined) {
       const dir = dirname(resolve(args.timeline as string));
       let isDir = false;
@@ -43,27 +42,16 @@ export const runCommand: Command = {
       if (!isDir) throw new UsageError(`Cannot write --timeline ${args.timeline}: there is no directory ${dir}`, "create the directory first, or write the SVG elsewhere");
     }
     const vm = await prepareVm({ ...vmOptions(args), log, quiet: args.quiet as boolean });
-    if (!args._.length) {
-      log.step("booting; exit the shell (or press Ctrl-A X) to stop the VM");
-      return await runInteractive(vm);
-    }
-    // The command's stdin is ours when we are not on a terminal (echo hi | microforge run -- cat).
-    const stdin = process.stdin.isTTY ? null : (process.stdin as AsyncIterable<Uint8Array>);
-    try {
-      const r = await execInVm(vm, args._, {
-        stdin,
-        timeoutMs: timeout * 1000,
-        timings: args.timings as boolean,
-        timeline: args.timeline as string | undefined,
-        console: args.verbose ? (c) => process.stderr.write(c) : undefined,
-      });
-      if (args.timings) process.stderr.write(renderTimelineTable(r.phases, r.timings.exitMs ?? 0));
-      if (args.timeline) log.step(`boot timeline written to ${args.timeline}`);
-      return r.exitCode;
-    } catch (err) {
-      if (err instanceof BootTimeoutError || !(err instanceof MicroforgeError)) throw err;
-      process.stderr.write(`microforge: ${err.message}\n`);
-      return err.exitCode === 1 ? 255 : err.exitCode;
-    }
+    if (!args._.length) log.step(process.stdin.isTTY ? "booting; exit the shell (or press Ctrl-A X) to stop the VM" : "booting; stdin is not a terminal, so it is the guest shell's input (EOF ends the VM)");
+    return await startVm(vm, args._, {
+      timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+      timings: args.timings as boolean,
+      timeline: args.timeline as string | undefined,
+      console: args.verbose ? (c) => process.stderr.write(c) : undefined,
+      onResult(r) {
+        if (args.timings) process.stderr.write(renderTimelineTable(r.phases, r.timings.exitMs ?? 0));
+        if (args.timeline) log.step(`boot timeline written to ${args.timeline}`);
+      },
+    });
   },
 };
