@@ -29,11 +29,15 @@ function flagOn(args: readonly string[], name: string): boolean {
   return on;
 }
 
-/** The context of the program's main module (the recipe); `--update` / `--locked` on its command line set the lock mode. */
-export function recipeContext(argv: readonly string[] = process.argv): RecipeContext {
+/**
+ * The context of the program's main module (the recipe); `--update` /
+ * `--locked` on its command line set the lock mode, and `MICROFORGE_LOCK_FILE`
+ * names another lock file (a CI job's, or a test's own).
+ */
+export function recipeContext(argv: readonly string[] = process.argv, env: Record<string, string | undefined> = process.env): RecipeContext {
   const main = argv[1] ? resolve(argv[1]) : join(process.cwd(), "recipe");
   const dir = dirname(main);
   const args = argv.slice(2);
   const mode = flagOn(args, "locked") ? "locked" : flagOn(args, "update") ? "update" : "reuse";
-  return { dir, templates: join(dir, "templates"), lock: { path: join(dir, LOCK_FILE_NAME), mode } };
+  return { dir, templates: join(dir, "templates"), lock: { path: env.MICROFORGE_LOCK_FILE ? resolve(env.MICROFORGE_LOCK_FILE) : join(dir, LOCK_FILE_NAME), mode } };
 }

@@ -413,3 +413,30 @@ test("`microforge doctor` prints ✗ and the fix for a tool hidden from PATH", a
   if (hostDistro === "debian") assert.match(r.stdout, /→ (sudo )?apt-get install bc$/m);
   assert.match(r.stdout, /✗ Not ready: .*bc/);
 });
+
+test("apt-get update runs first when the lists are missing, older than a day, or lack a package", async () => {
+  const { aptNeedsUpdate, aptUnknown } = await import("../lib/host-fix.ts");
+  const { tempDir } = await import("./helpers.ts");
+  const { utimes } = await import("node:fs/promises");
+  const lists = await tempDir("apt-lists-");
+  const policy = "tmux:\n  Installed: (none)\n  Candidate: 3.3a-3\n  Version table:\nlinux-source-6.12:\n  Installed: (none)\n  Candidate: (none)\n";
+  const run = (argv: readonly string[]) => Promise.resolve({ code: 0, signal: null, stdout: argv[1] === "policy" ? policy : "", stderr: "" });
+  assert.equal(await aptNeedsUpdate(run, ["tmux"], lists), "apt has no package lists yet");
+  const index = join(lists, "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4");
+  await writeFile(index, "");
+  const old = new Date(Date.now() - 144 * 24 * 3600_000);
+  await utimes(index, old, old);
+  assert.equal(await aptNeedsUpdate(run, ["tmux"], lists), "apt's package lists are 144 days old");
+  await utimes(index, new Date(), new Date());
+  assert.equal(await aptNeedsUpdate(run, ["tmux"], lists), undefined);
+  assert.equal(await aptNeedsUpdate(run, ["tmux", "linux-source-6.12", "no-such-pkg"], lists), "apt's package lists have no linux-source-6.12, no-such-pkg");
+  assert.deepEqual(await aptUnknown(run, ["tmux:amd64"]), []);
+});
+
+test("--fix says why it refreshes apt's lists before installing", async () => {
+  const fresh = await installableHost("tar");
+  const d = doctorDeps(fresh.host, { aptNeedsUpdate: () => Promise.resolve("apt's package lists are 144 days old") });
+  assert.equal(await runDoctor({ fix: true }, d.deps), 0);
+  assert.ok(d.logger.lines.includes("apt's package lists are 144 days old: running apt-get update first"), d.logger.lines.join("\n"));
+  assert.deepEqual(fresh.aptCalls().map((c) => c.argv[1]), ["update", "install"]);
+});

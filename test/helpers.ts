@@ -6,6 +6,7 @@ import { mkdir, mkdtemp } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCommand, type RunResult } from "../lib/exec.ts";
+import { upstreamVersion } from "../lib/debian-packages.ts";
 
 /** The repository root. */
 export const repoRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -33,4 +34,16 @@ export function tsRunner(runtime: "node" | "deno" = onDeno ? "deno" : "node"): s
 export async function cli(args: string[], options: { env?: Record<string, string | undefined>; runtime?: "node" | "deno"; input?: string } = {}): Promise<RunResult> {
   const env = { ...process.env, MICROFORGE_CACHE: testCache, ...options.env };
   return await runCommand([...tsRunner(options.runtime), join(repoRoot, "lib", "cli.ts"), ...args], { env, nothrow: true, cwd: repoRoot, input: options.input });
+}
+
+/**
+ * Debian's kernel source tarball of `series` ("6.1", "6.12") as this machine
+ * has it, and the upstream version dpkg says it is: tests serve and expect
+ * that version, never a fixed one (apt's lists decide which one is installed).
+ */
+export async function debianKernelSource(series: string): Promise<{ file: string; version: string }> {
+  const pkg = `linux-source-${series}`;
+  const r = await runCommand(["dpkg-query", "-W", "-f", "${Version}", pkg], { nothrow: true });
+  if (r.code !== 0 || !r.stdout.trim()) throw new Error(`${pkg} is not installed: npm test installs it (test/setup.ts)`);
+  return { file: `/usr/src/${pkg}.tar.xz`, version: upstreamVersion(r.stdout.trim()) };
 }

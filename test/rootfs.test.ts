@@ -102,3 +102,19 @@ test("applets become /bin links to busybox; odd names, busybox itself and taken 
   assert.deepEqual(links, [["bin/sh", "busybox"], ["bin/[", "busybox"]]);
   assert.equal(entries.filter((e) => e.path === "bin/ls").length, 1);
 });
+
+test("init variables of the wrong type are refused naming the variable, the type and an example", async () => {
+  const { checkInitVars, renderInit } = await import("../lib/rootfs.ts");
+  const { InitVarError } = await import("../lib/errors.ts");
+  const refused = (vars: Record<string, unknown>, re: RegExp) => assert.throws(() => renderInit({ vars }), (err: unknown) => err instanceof InitVarError && re.test(err.message));
+  refused({ command: true }, /^Template variable command must be a list of words \(or null\), not true\n {2}→ for example --set 'command=\["uname","-a"\]'$/);
+  refused({ command: "uname -a" }, /command must be a list of words/);
+  refused({ command: [] }, /command must be a list of words/);
+  refused({ hostname: 3 }, /hostname must be a string, not 3/);
+  refused({ interactiveShell: "no" }, /interactiveShell must be true or false, not "no"/);
+  refused({ network: "static" }, /network must be "auto", "dhcp", null or \{ address, gateway, dns \}/);
+  refused({ mounts: [{ type: "proc" }] }, /mounts must be a list of/);
+  // Right types pass, and names the default template does not know are a custom template's business.
+  checkInitVars({ command: ["uname", "-a"], network: null, mounts: [{ type: "proc", source: "proc", target: "/proc" }], myOwn: 42 });
+  assert.match(renderInit({ vars: { command: ["uname", "-a"] } }), /^uname -a$/m);
+});

@@ -4,7 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runCommand } from "../lib/exec.ts";
 import { MicroVM } from "../lib/microvm.ts";
-import { formatCommand, formatScript } from "../lib/shell-command.ts";
+import { formatCommand, formatScript, formatStatusScript } from "../lib/shell-command.ts";
 import { ShellQuoteError } from "../lib/shell-quote.ts";
 import { tempDir } from "./helpers.ts";
 
@@ -120,4 +120,23 @@ test("a word with a NUL byte is refused: no shell argument can carry it", () => 
     assert.match(err.message, /Cannot quote "a\\u0000b" for a shell: it holds a NUL byte/);
     return true;
   });
+});
+
+test("the status script of emit -- CMD exits with the status /init printed, 255 without one, and is valid sh", async () => {
+  const dir = await tempDir("status-script-");
+  const fake = join(dir, "qemu");
+  // A stand-in for QEMU that prints a console as the guest would (CRLF lines), marker included or not.
+  await writeFile(fake, "#!/bin/sh\nprintf 'booting\\r\\nhello\\r\\n'\n[ -n \"$FAKE_STATUS\" ] && printf 'microforge-exit-status:%s\\r\\n' \"$FAKE_STATUS\"\nexit 0\n", { mode: 0o755 });
+  const script = join(dir, "vm.sh");
+  await writeFile(script, formatStatusScript([fake, "-append", "console=ttyS0 it's"], "microforge-exit-status:", ["a comment"]));
+  assert.equal((await runCommand(["sh", "-n", script], { nothrow: true })).code, 0);
+  const run = (status: string) => runCommand(["sh", script], { nothrow: true, env: { ...process.env, FAKE_STATUS: status } });
+  const seven = await run("7");
+  assert.equal(seven.code, 7);
+  assert.match(seven.stdout, /^hello\r$/m, "the console is shown");
+  assert.equal((await run("0")).code, 0);
+  const none = await run("");
+  assert.equal(none.code, 255);
+  assert.match(none.stderr, /the VM ended without printing the command's exit status/);
+  assert.throws(() => formatStatusScript([fake], "it's:"), /Exit marker "it's:" must be/);
 });

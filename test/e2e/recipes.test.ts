@@ -11,8 +11,17 @@ import { onDeno, repoRoot, tempDir, testCache, tsRunner } from "../helpers.ts";
 import { runCommand } from "../../lib/exec.ts";
 
 const skip = onDeno ? "spawns recipes on both runtimes; runs under Node" : false;
-// Offline and deterministic: Debian's 6.1 sources, the cache the other e2e tests fill.
-const env = { ...process.env, MICROFORGE_CACHE: testCache, MICROFORGE_KERNEL_SOURCE: "debian", MICROFORGE_KERNEL: "6.1", CI: "true" };
+// Offline and deterministic: Debian's 6.1 sources, the cache the other e2e tests fill, TCG
+// (the printed command is TCG's), and a lock file of the test's own, never recipes/microforge.lock.json.
+const env = {
+  ...process.env,
+  MICROFORGE_CACHE: testCache,
+  MICROFORGE_KERNEL_SOURCE: "debian",
+  MICROFORGE_KERNEL: "6.1",
+  MICROFORGE_ACCEL: "tcg",
+  MICROFORGE_LOCK_FILE: join(await tempDir("recipes-lock-"), "microforge.lock.json"),
+  CI: "true",
+};
 
 function recipe(name: string, args: string[], runtime: "node" | "deno" = "node", input?: string) {
   return runCommand([...tsRunner(runtime), join(repoRoot, "recipes", `${name}.ts`), ...args], { env, nothrow: true, cwd: repoRoot, input, timeoutMs: 20 * 60_000 });
@@ -34,7 +43,21 @@ for (const runtime of ["node", "deno"] as const) {
     assert.match(r.stdout, /-append 'console=ttyS0 acpi=off reboot=t panic=-1 init=\/init noapictimer'/);
     assert.match(r.stdout, /^6\.1\.\d+$/m);
   });
+
+  test(`quickstart on ${runtime} with stdin piped: vm.run()'s shell reads it, EOF ends the VM`, { skip, timeout: 20 * 60_000 }, async () => {
+    const r = await recipe("quickstart", ["--yes"], runtime, "uname -r\nexit 4\n");
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stdout, /^6\.1\.\d+$/m);
+  });
 }
+
+test("npm start with stdin from /dev/null boots and exits 0 instead of waiting forever", { skip, timeout: 20 * 60_000 }, async () => {
+  // runCommand gives the child /dev/null as stdin when there is no input.
+  const r = await runCommand(["npm", "start", "--silent"], { env, cwd: repoRoot, nothrow: true, timeoutMs: 15 * 60_000 });
+  assert.equal(r.signal, null, `npm start hung:\n${r.stderr.slice(-1500)}`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /qemu-system-x86_64 \\\n {2}-M microvm/);
+});
 
 test("share-folder: the guest works in the shared directory", { skip, timeout: 10 * 60_000 }, async () => {
   const dir = await tempDir("recipe-share-");
@@ -76,7 +99,7 @@ test("npm start in a terminal: the quickstart shell takes input, and exit ends t
   const dir = await tempDir("tmux-");
   await mkdir(dir, { recursive: true });
   const script = join(dir, "start.sh");
-  const exports = Object.entries({ MICROFORGE_CACHE: testCache, MICROFORGE_KERNEL_SOURCE: "debian", MICROFORGE_KERNEL: "6.1", CI: "true" }).map(([k, v]) => `export ${k}='${v}'`).join("\n");
+  const exports = Object.entries({ MICROFORGE_CACHE: testCache, MICROFORGE_KERNEL_SOURCE: "debian", MICROFORGE_KERNEL: "6.1", MICROFORGE_ACCEL: "tcg", MICROFORGE_LOCK_FILE: env.MICROFORGE_LOCK_FILE, CI: "true" }).map(([k, v]) => `export ${k}='${v}'`).join("\n");
   await writeFile(script, `${exports}\ncd '${repoRoot}'\nnpm start\necho "NPM-START-EXIT=$?"\nsleep 600\n`);
   await runCommand(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", "sh", script]);
   try {

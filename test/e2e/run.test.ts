@@ -14,8 +14,30 @@ import { runCommand } from "../../lib/exec.ts";
 
 const skip = onDeno ? "boots VMs from the CLI; runs under Node (Deno has its own smoke boot)" : false;
 let kernel: string;
+let kernelVersion: string;
 let initrd: string;
 let base: string[];
+
+/** Live (not zombie) processes whose command line contains `needle`, from /proc. */
+async function liveWith(needle: string): Promise<number[]> {
+  const { readdir } = await import("node:fs/promises");
+  const pids: number[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      if ((await readFile(`/proc/${name}/cmdline`, "utf8")).includes(needle)) pids.push(Number(name));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+/** Poll until `check` holds or `ms` pass; resolves to whether it held. */
+async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (await check()) return true;
+  return await check();
+}
 
 /** Run shell text (an emitted QEMU command), type `keys` at the guest's first shell prompt, wait for QEMU to exit. */
 function typeAtPrompt(script: string, keys: string): Promise<{ code: number | null; output: string }> {
@@ -45,6 +67,7 @@ before(async () => {
   const k = await cli(["kernel", "build", "--kernel-source", "debian", "--version", "6.1", "--json", "--quiet"]);
   assert.equal(k.code, 0, k.stderr);
   kernel = JSON.parse(k.stdout).boot;
+  kernelVersion = JSON.parse(k.stdout).version;
   const rd = await cli(["initramfs", "--busybox", "host", "--json", "--quiet"]);
   assert.equal(rd.code, 0, rd.stderr);
   initrd = JSON.parse(rd.stdout).path;
@@ -173,4 +196,66 @@ test("--timings prints the boot phases and --timeline writes them as SVG", { ski
   assert.match(text, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   assert.match(text, /kernel boot/);
   assert.match(text, /<\/svg>\s*$/);
+});
+
+for (const runtime of ["node", "deno"] as const) {
+  test(`run on ${runtime} with stdin piped: the guest shell reads it, EOF ends the VM with the shell's status`, { skip, timeout: 180_000 }, async () => {
+    const piped = await cli(base, { runtime, input: "uname -r\n" });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, `${kernelVersion}\n`, "uname -r is the version the build reported");
+    const status = await cli(base, { runtime, input: "echo typed-ahead-$((6*7))\nexit 3\n" });
+    assert.equal(status.code, 3, status.stderr);
+    assert.equal(status.stdout, "typed-ahead-42\n", "input written before the shell was up is not lost");
+    // cli() without input gives the child /dev/null as stdin: it boots, the shell sees EOF at once.
+    const closed = await cli(base, { runtime });
+    assert.equal(closed.code, 0, closed.stderr);
+    assert.equal(closed.stdout, "");
+  });
+
+  test(`SIGKILL of microforge on ${runtime} during run -- sleep 300: no QEMU within 2 s`, { skip, timeout: 120_000 }, async () => {
+    const marker = join(await tempDir("kill9-"), "initrd.cpio");
+    await copyFile(initrd, marker);
+    const { tsRunner, repoRoot } = await import("../helpers.ts");
+    const [cmd, ...pre] = tsRunner(runtime);
+    const child = spawn(cmd, [...pre, join(repoRoot, "lib", "cli.ts"), "run", "--quiet", "--kernel", kernel, "--initrd", marker, "--accel", "tcg", "--", "sleep", "300"], { stdio: "ignore" });
+    assert.ok(await eventually(async () => (await liveWith(marker)).some((p) => p !== child.pid), 60_000), "QEMU never started");
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("close", r));
+    const gone = await eventually(async () => (await liveWith(marker)).length === 0, 2000);
+    assert.ok(gone, `QEMU outlived microforge: pids ${(await liveWith(marker)).join(", ")}`);
+  });
+}
+
+test("emit -- CMD: the printed command boots, runs CMD on the console, prints its status and powers off; --script exits with it", { skip, timeout: 240_000 }, async () => {
+  const cmd = ["sh", "-c", "echo from-emitted-$((6*7)); exit 5"];
+  const emitted = await cli(["emit", "--quiet", "--kernel", kernel, "--accel", "tcg", "--", ...cmd]);
+  assert.equal(emitted.code, 0, emitted.stderr);
+  assert.match(emitted.stdout, /^# \/init runs sh -c /m);
+  // Pasted into a shell with nothing of ours around: it ends by itself.
+  const pasted = await runCommand(["sh", "-c", emitted.stdout], { nothrow: true, timeoutMs: 90_000 });
+  assert.equal(pasted.signal, null, `the VM did not power off:\n${pasted.stdout.slice(-1500)}`);
+  assert.equal(pasted.code, 0, pasted.stderr);
+  assert.match(pasted.stdout, /^from-emitted-42\r?$/m);
+  assert.match(pasted.stdout, /^microforge-exit-status:5\r?$/m);
+  const script = await cli(["emit", "--quiet", "--script", "--kernel", kernel, "--accel", "tcg", "--", ...cmd]);
+  assert.equal(script.code, 0, script.stderr);
+  const file = join(await tempDir("emit-script-"), "vm.sh");
+  await writeFile(file, script.stdout);
+  const ran = await runCommand(["sh", file], { nothrow: true, timeoutMs: 90_000 });
+  assert.equal(ran.code, 5, `${ran.stdout.slice(-1500)}\n${ran.stderr}`);
+  assert.match(ran.stdout, /from-emitted-42/);
+  // Its own initramfs is the one place the command can live: another image is refused, not ignored.
+  const other = await cli(["emit", "--quiet", "--kernel", kernel, "--initrd", initrd, "--accel", "tcg", "--", "true"]);
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /A command to bake into \/init needs microforge's own initramfs[\s\S]*leave out --initrd/);
+});
+
+test("--set with a value the template cannot use names the variable and its type, before any work", { skip, timeout: 60_000 }, async () => {
+  const r = await cli(["initramfs", "--busybox", "/nonexistent/busybox", "--set", "command=true"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^microforge: Template variable command must be a list of words \(or null\), not true\n {2}→ for example --set 'command=\["uname","-a"\]'/);
+  assert.doesNotMatch(r.stderr, /busybox|map is not a function/, "refused before busybox was looked at");
+  const wrong = await cli(["initramfs", "--busybox", "/nonexistent/busybox", "--set", "interactiveShell=maybe"]);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /Template variable interactiveShell must be true or false, not "maybe"/);
 });

@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { cli, onDeno, tempDir } from "../helpers.ts";
+import { cli, debianKernelSource, onDeno, tempDir } from "../helpers.ts";
 import { startFixtureServer, type FixtureServer } from "../fixtures/http-server.ts";
 import { serveUpstream } from "../fixtures/upstream.ts";
 import { FIXTURE_RELEASES } from "../fixtures/kernel-org.ts";
@@ -155,15 +155,13 @@ test("offline: auto falls back to Debian's packages and says so; unknown version
 });
 
 test("Debian's real linux-source-6.1 tarball, served as linux-6.1.y, downloads, verifies and extracts", { skip }, async () => {
-  const real = "/usr/src/linux-source-6.1.tar.xz";
-  const st = await stat(real).catch(() => undefined);
-  assert.ok(st, `${real} is missing: .ci/run installs linux-source-6.1`);
+  const { file: real, version } = await debianKernelSource("6.1");
   const { sha256File } = await import("../../lib/kernel-source.ts");
   const sha = await sha256File(real);
   const srv = await startFixtureServer();
   try {
-    const releases = [{ version: "6.1.192", moniker: "longterm" as const }];
-    const env = { ...(await serveUpstream(srv, { releases, latestStable: "6.1.192", tarballs: { "6.1.192": { file: real, sha256: sha } } })), MICROFORGE_CACHE: await tempDir("cache-") };
+    const releases = [{ version, moniker: "longterm" as const }];
+    const env = { ...(await serveUpstream(srv, { releases, latestStable: version, tarballs: { [version]: { file: real, sha256: sha } } })), MICROFORGE_CACHE: await tempDir("cache-") };
     const r = await cli(["fetch", "kernel", "longterm", "--extract", "--json", "--quiet"], { env });
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout);
