@@ -10,7 +10,7 @@ import { initramfs } from "../build-initramfs.ts";
 import type { ExtraContent } from "../rootfs.ts";
 import { stderrLogger } from "../log.ts";
 import { recipeContext } from "../recipe-context.ts";
-import { renderInit } from "../rootfs.ts";
+import { checkInitVars, renderInit } from "../rootfs.ts";
 import { checkSpec } from "../version-spec.ts";
 import { checkSourceFlag } from "./source-flags.ts";
 
@@ -59,6 +59,7 @@ export const initramfsCommand: Command = {
   async run(args: ParsedArgs): Promise<number> {
     if (args._.length) throw new UsageError(`Unexpected argument ${args._[0]}`, "see `microforge initramfs --help`");
     const vars = Object.fromEntries((args.set as string[]).map(parseSetting));
+    checkInitVars(vars);
     const extra = (args.file as string[]).map(parseFileSpec);
     const gzip = parseLevel(args.level);
     checkSourceFlag(args, "busybox");

@@ -23,7 +23,7 @@ import { type FixtureServer, startFixtureServer } from "../fixtures/http-server.
 import { serveUpstream } from "../fixtures/upstream.ts";
 
 const skip = onDeno ? "Node only" : false;
-const KERNEL = ["kernel", "build", "--kernel-source", "debian", "--version", "6.1", "--features", "virtio", "--set", 'CONFIG_LOCALVERSION="-mf-reliability"', "--json"];
+const KERNEL = ["kernel", "build", "--kernel-source", "debian", "--version", "6.1", "--features", "virtio", "--set", 'CONFIG_LOCALVERSION="-mf-cache-damage"', "--json"];
 
 let server: FixtureServer;
 let upstream: Record<string, string>;

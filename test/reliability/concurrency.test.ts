@@ -21,7 +21,7 @@ const skip = onDeno ? "Node only" : false;
 
 /** A small kernel of ours; `n` picks one of two LOCALVERSIONs (two different builds). */
 function kernelArgs(n: 1 | 2): string[] {
-  const local = n === 1 ? "-mf-reliability" : "-mf-reliability-2";
+  const local = n === 1 ? "-mf-concurrency" : "-mf-concurrency-2";
   return ["kernel", "build", "--kernel-source", "debian", "--version", "6.1", "--features", "virtio", "--set", `CONFIG_LOCALVERSION="${local}"`, "--json"];
 }
 
@@ -131,7 +131,7 @@ test("two different kernel builds at once → both build (two makes) and both su
   for (const [i, p] of procs.entries()) assert.equal(ends[i].code, 0, p.err());
   assert.equal(makes.size, 2, "one make per build");
   assert.notEqual(results[0].key, results[1].key);
-  assert.deepEqual(versions, ["-mf-reliability", "-mf-reliability-2"]);
+  assert.deepEqual(versions, ["-mf-concurrency", "-mf-concurrency-2"]);
   for (const [i, k] of ks.entries()) assert.equal(shas[i], k.bzImageSha256, `build ${i + 1} has the bytes it had before`);
 });
 

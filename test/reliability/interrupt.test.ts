@@ -27,7 +27,7 @@ const SIGNO = { SIGINT: 2, SIGTERM: 15 } as const;
 type Sig = keyof typeof SIGNO;
 
 /** Our small kernel: base + virtio, and a LOCALVERSION that makes its cache key ours alone. */
-const KERNEL = ["kernel", "build", "--kernel-source", "debian", "--version", "6.1", "--features", "virtio", "--set", 'CONFIG_LOCALVERSION="-mf-reliability"', "--json"];
+const KERNEL = ["kernel", "build", "--kernel-source", "debian", "--version", "6.1", "--features", "virtio", "--set", 'CONFIG_LOCALVERSION="-mf-interrupt"', "--json"];
 
 /** A CLI process we started (detached: it leads its own process group). */
 interface Started {
