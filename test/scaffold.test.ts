@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Prompts } from "../lib/ask.ts";
 import { parseFlags } from "../lib/command.ts";
 import { newCommand, packageName, runNew } from "../lib/commands/new.ts";
 import { parseDotConfig } from "../lib/dot-config.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type ScaffoldAnswers, scaffoldFiles, writeScaffold } from "../lib/scaffold.ts";
+import { installedTsx, type ScaffoldAnswers, scaffoldFiles, writeScaffold } from "../lib/scaffold.ts";
 import { renderTemplate } from "../lib/template.ts";
 import { repoRoot, tempDir } from "./helpers.ts";
 
@@ -22,34 +22,100 @@ const answers: ScaffoldAnswers = {
   command: "cat /proc/cpuinfo",
 };
 
+/** The tsx version microforge's own install has. */
+const ownTsx: string = JSON.parse(await readFile(join(repoRoot, "node_modules", "tsx", "package.json"), "utf8")).version;
+
 test("scaffold renders a recipe project from the answers", () => {
-  const files = scaffoldFiles(answers, { microforgeRoot: "/opt/microforge" });
-  assert.deepEqual(Object.keys(files).sort(), ["README.md", "deno.json", "package.json", "recipe.ts", "templates/init.sh.ejs", "templates/kernel/recipe.config.ejs"]);
+  const files = scaffoldFiles(answers, { microforgeRoot: "/opt/microforge", dir: "/home/me/demo" });
+  assert.deepEqual(Object.keys(files).sort(), [".npmrc", "README.md", "deno.json", "package-lock.json", "package.json", "recipe.ts", "templates/init.sh.ejs", "templates/kernel/recipe.config.ejs"]);
   const pkg = JSON.parse(files["package.json"]);
   assert.equal(pkg.name, "demo");
   assert.equal(pkg.type, "module");
   assert.deepEqual(pkg.scripts, { start: "tsx recipe.ts", test: "tsx recipe.ts --yes -- true" });
-  assert.equal(pkg.dependencies.microforge, "file:/opt/microforge");
-  assert.ok(pkg.dependencies.tsx);
+  assert.deepEqual(pkg.dependencies, { microforge: "file:/opt/microforge", tsx: ownTsx }, "tsx exactly as installed beside microforge, not a range");
   assert.equal(JSON.parse(files["deno.json"]).imports.microforge, "/opt/microforge/lib/mod.ts");
+  assert.match(files[".npmrc"], /^prefer-offline=true$/m);
   const recipe = files["recipe.ts"];
   assert.match(recipe, /^import \{ ask, busybox, initramfs, kernel, microvm \} from "microforge";$/m);
   assert.doesNotMatch(recipe, /from "\.\.?\//, "the recipe imports microforge by its package name only");
   for (const dflt of ['default: "6.6"', 'default: "1.36"', 'default: "1G"', "default: 2 }", 'default: ["net","disk"]', 'default: "cat /proc/cpuinfo"']) {
     assert.ok(recipe.includes(dflt), `recipe.ts has ${dflt}`);
   }
-  assert.match(recipe, /\["sh", "-c", opts\.command\]/);
-  assert.doesNotMatch(recipe, /vm\.run\(\)/, "command mode does not start a console");
+  assert.match(recipe, /^process\.exit\(await vm\.start\(opts\._\.length \? opts\._ : \["sh", "-c", opts\.command\]\)\);$/m);
+  assert.doesNotMatch(recipe, /vm\.run\(|vm\.exec\(|isTTY/, "vm.start() alone decides about the terminal and stdin");
   assert.match(files["README.md"], /npm install && npm start/);
   assert.match(files["README.md"], /npx tsx recipe\.ts --yes -- uname -a/);
 });
 
-test("scaffold in shell mode boots a console on a terminal and runs `-- CMD` when scripted", () => {
-  const recipe = scaffoldFiles({ ...answers, mode: "shell", features: [] })["recipe.ts"];
-  assert.match(recipe, /process\.exit\(await vm\.run\(\)\)/);
-  assert.match(recipe, /if \(opts\._\.length\) await execAndExit\(opts\._\)/);
+test("scaffold in shell mode ends with vm.start(opts._): a console on a terminal, piped stdin to the guest's shell, `-- CMD`", () => {
+  const files = scaffoldFiles({ ...answers, mode: "shell", features: [] });
+  const recipe = files["recipe.ts"];
+  assert.match(recipe, /^process\.exit\(await vm\.start\(opts\._\)\);$/m);
+  assert.doesNotMatch(recipe, /vm\.run\(|vm\.exec\(|isTTY|execAndExit/);
   assert.match(recipe, /default: \[\],/);
   assert.doesNotMatch(recipe, /opts\.command/);
+  assert.match(files["README.md"], /printf 'uname -r\\n' \| npx tsx recipe\.ts --yes/);
+});
+
+/** Where Node finds `name` from lock path `from`, as npm lays node_modules out. */
+function resolveInLock(packages: Record<string, unknown>, from: string, name: string): string | undefined {
+  for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf("/node_modules/")))) {
+    const path = `${dir ? `${dir}/` : ""}node_modules/${name}`;
+    if (packages[path]) return path;
+    if (!dir) return undefined;
+  }
+}
+
+test("scaffold's package-lock.json links microforge and holds tsx and all it needs as microforge's lock has them", async () => {
+  const files = scaffoldFiles(answers, { microforgeRoot: "/opt/microforge", dir: "/home/me/demo" });
+  const lock = JSON.parse(files["package-lock.json"]);
+  const pkg = JSON.parse(files["package.json"]);
+  assert.equal(lock.lockfileVersion, 3);
+  assert.deepEqual(lock.packages[""], { name: "demo", version: pkg.version, dependencies: pkg.dependencies });
+  assert.deepEqual(lock.packages["node_modules/microforge"], { resolved: "../../../opt/microforge", link: true });
+  assert.equal(lock.packages["../../../opt/microforge"].name, "microforge");
+  assert.equal(lock.packages["node_modules/tsx"].version, ownTsx);
+  const own = JSON.parse(await readFile(join(repoRoot, "package-lock.json"), "utf8")).packages;
+  for (const [path, entry] of Object.entries(lock.packages as Record<string, Record<string, Record<string, string>>>)) {
+    if (!path.startsWith("node_modules/") || path === "node_modules/microforge") continue;
+    assert.equal(entry.integrity, own[path].integrity, `${path} as microforge installed it`);
+    assert.equal(entry.dev, undefined, `${path} is not a dev dependency here`);
+    for (const name of Object.keys(entry.dependencies ?? {})) assert.ok(resolveInLock(lock.packages, path, name), `${path} needs ${name}, and it is in the lock`);
+  }
+  assert.deepEqual(pkg.allowScripts, { esbuild: false }, "esbuild's install script is not run, as in microforge's own install, and npm does not warn about it");
+});
+
+test("installedTsx follows nested node_modules, skips missing optional packages, and falls back to npm's hidden lock file", async () => {
+  const root = await tempDir("scaffold-tsx-");
+  const lockOf = (packages: Record<string, unknown>) => JSON.stringify({ lockfileVersion: 3, packages: { "": { name: "microforge" }, ...packages } });
+  const tsx = { version: "4.1.0", integrity: "sha512-t", dependencies: { a: "^1" }, optionalDependencies: { fsevents: "~2", gone: "1" } };
+  const packages = {
+    "node_modules/tsx": tsx,
+    "node_modules/tsx/node_modules/a": { version: "1.0.0", dependencies: { b: "^2" }, dev: true },
+    "node_modules/a": { version: "0.9.0" },
+    "node_modules/b": { version: "2.0.0", hasInstallScript: true },
+    "node_modules/fsevents": { version: "2.3.3", optional: true },
+    "node_modules/unrelated": { version: "9.9.9" },
+  };
+  await mkdir(join(root, "node_modules", "tsx"), { recursive: true });
+  await writeFile(join(root, "node_modules", "tsx", "package.json"), JSON.stringify({ name: "tsx", version: "4.1.0" }));
+  assert.deepEqual(installedTsx(root), { version: "4.1.0" }, "no lock file: the version alone");
+  await writeFile(join(root, "package-lock.json"), lockOf({ ...packages, "node_modules/tsx": { ...tsx, version: "4.0.0" } }));
+  await writeFile(join(root, "node_modules", ".package-lock.json"), lockOf(packages));
+  assert.deepEqual(installedTsx(root), {
+    version: "4.1.0",
+    packages: {
+      "node_modules/tsx": tsx,
+      "node_modules/tsx/node_modules/a": { version: "1.0.0", dependencies: { b: "^2" } },
+      "node_modules/b": { version: "2.0.0", hasInstallScript: true },
+      "node_modules/fsevents": { version: "2.3.3", optional: true },
+    },
+  }, "package-lock.json has another tsx, so the hidden lock file, which describes node_modules");
+  await writeFile(join(root, "node_modules", ".package-lock.json"), lockOf({ ...packages, "node_modules/b": undefined }));
+  assert.deepEqual(installedTsx(root), { version: "4.1.0" }, "a required package is missing: no lock entries");
+  const files = scaffoldFiles(answers, { tsx: null });
+  assert.equal(files["package-lock.json"], undefined);
+  assert.equal(JSON.parse(files["package.json"]).dependencies.tsx, JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")).dependencies.tsx);
 });
 
 test("scaffold copies microforge's /init template and says it is the recipe's own", async () => {
@@ -150,7 +216,7 @@ test("new --yes takes the defaults without prompting", async () => {
   assert.deepEqual(asked, []);
   const recipe = await readFile(join(dir, "recipe.ts"), "utf8");
   for (const dflt of ['default: "longterm"', 'default: "latest"', 'default: "512M"', "default: 1 }", 'default: ["net","disk"]']) assert.ok(recipe.includes(dflt), dflt);
-  assert.match(recipe, /vm\.run\(\)/);
+  assert.match(recipe, /vm\.start\(opts\._\)/);
   assert.equal(JSON.parse(await readFile(join(dir, "package.json"), "utf8")).name, "quick");
 });
 

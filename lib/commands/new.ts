@@ -116,7 +116,7 @@ export async function runNew(args: ParsedArgs, deps: NewDeps = {}): Promise<numb
   // Refuse before asking anything.
   if (!args.force && (await isNonEmptyDir(target))) throw notEmptyError(target);
   const answers = await newAnswers(args, target, deps);
-  await writeScaffold(target, scaffoldFiles(answers), { force: args.force as boolean });
+  await writeScaffold(target, scaffoldFiles(answers, { dir: target }), { force: args.force as boolean });
   const write = deps.write ?? ((text: string) => process.stdout.write(text));
   const how = answers.mode === "shell" ? "a shell on the VM's console" : `runs ${answers.command} in the VM`;
   write(`Created ${answers.name} in ${target}: ${how}.\n\n  cd ${shellQuote(dir)}\n  npm install && npm start     # or: deno task start\n  npx tsx recipe.ts --yes -- uname -a\n`);
