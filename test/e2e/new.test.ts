@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { copyFile, mkdir, readdir, readFile, realpath, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { runCommand } from "../../lib/exec.ts";
 import { findOnPath } from "../../lib/find-on-path.ts";
 import { cli, onDeno, repoRoot, tempDir, testCache } from "../helpers.ts";
@@ -68,6 +68,7 @@ const lines = (text: string) => text.split("\n").map((l) => l.trim());
 
 test("new --yes: the project installs offline from microforge's npm cache, its shell reads piped stdin, command mode exits with the command's status", { skip, timeout: 30 * 60_000 }, async (t) => {
   const npmCache = await microforgeNpmCache();
+  t.after(() => rm(dirname(npmCache), { recursive: true, force: true })); // about 80 MB
   // A fixed directory: the kernel build is keyed by the recipe's fragment file
   // path too, so a fresh temp dir would build a new kernel on every run.
   const dir = join(testCache, "e2e-new", "demo");
