@@ -15,6 +15,7 @@ import { createWriteStream } from "node:fs";
 import { copyFile, readFile, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { estimateSteps, recordBuildSteps } from "./build-estimate.ts";
 import { cacheRoot, ensureDir, tempPathFor, writeError } from "./cache-dir.ts";
 import { MicroforgeError } from "./errors.ts";
 import { type Runner, runCommand } from "./exec.ts";
@@ -178,8 +179,14 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
     for (const d of configured.dropped) log.warn(`CONFIG_${d.symbol}=${d.requested} was dropped (${d.actual})${d.why.length ? `: ${d.why.join("; ")}` : ""}`);
     const jobs = options.jobs ?? availableParallelism();
     const logFile = join(buildDir, "build.log");
-    const progress = makeProgress({ label: `building linux ${version} bzImage with ${jobs} jobs`, quiet: options.quiet });
+    const configHash = createHash("sha256").update(configured.config).digest("hex");
+    // A log from an earlier make means this one is incremental: fewer steps than any full build, so no percentage and no record.
+    const incremental = await stat(logFile).then(() => true, () => false);
+    const expected = incremental ? undefined : await estimateSteps(root, { version, configHash, yes: configured.yes }).catch(() => undefined);
+    const progress = makeProgress({ label: `building linux ${version} (${jobs} jobs)`, expected, quiet: options.quiet });
     const logStream = createWriteStream(logFile);
+    const makeStarted = Date.now();
+    let made = false;
     try {
       await run(["make", "-C", tree, `O=${buildDir}`, `-j${jobs}`, ...makeVars, "bzImage"], {
         env: buildEnv,
@@ -190,10 +197,16 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
           logStream.write(chunk);
         },
       });
+      made = true;
     } finally {
-      progress.done();
+      progress.done(made);
       await new Promise((done) => logStream.end(done));
       await rm(join(buildDir, MAKE_RECORD), { force: true });
+    }
+    if (!incremental) {
+      const seconds = Math.round((Date.now() - makeStarted) / 1000);
+      // Only for the next build's percentage: not worth failing this one over.
+      await recordBuildSteps(root, { version, configHash, steps: progress.steps, compiled: progress.compiled, yes: configured.yes, seconds }).catch(() => undefined);
     }
     const out = tempPathFor(dir);
     try {
@@ -205,7 +218,7 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
       const meta = {
         key,
         version,
-        configHash: createHash("sha256").update(configured.config).digest("hex"),
+        configHash,
         bzImageSha256: await sha256File(join(out, "bzImage")),
         vmlinuxSha256: await sha256File(join(out, "vmlinux")),
         pvh: /^CONFIG_PVH=y$/m.test(configured.config),
