@@ -111,6 +111,15 @@ ${lines2.join("\n")}`,
 };
 var VmSpecError = class extends MicroforgeError {
 };
+var InitVarError = class extends UsageError {
+  constructor(variable, expected, value, example) {
+    super(`Template variable ${variable} must be ${expected}, not ${JSON.stringify(value) ?? String(value)}`, `for example ${example}`);
+    this.variable = variable;
+    this.expected = expected;
+  }
+  variable;
+  expected;
+};
 var BootTimeoutError = class extends MicroforgeError {
   constructor(seconds2, consoleTail) {
     super(`The VM did not finish within ${seconds2} s and was stopped${consoleTail ? `
@@ -366,6 +375,42 @@ import { spawn } from "node:child_process";
 
 // lib/vm-reaper.ts
 import { readdirSync, readFileSync } from "node:fs";
+import { delimiter as delimiter2 } from "node:path";
+
+// lib/find-on-path.ts
+import { accessSync, constants, statSync } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { delimiter, join } from "node:path";
+async function isExecutableFile(path) {
+  try {
+    await access(path, constants.X_OK);
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+async function findOnPath(name, env = process.env) {
+  if (name.includes("/")) return await isExecutableFile(name) ? name : void 0;
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    if (await isExecutableFile(candidate)) return candidate;
+  }
+  return void 0;
+}
+function findOnPathSync(name, env = process.env) {
+  const candidates = name.includes("/") ? [name] : (env.PATH ?? "").split(delimiter).filter(Boolean).map((d) => join(d, name));
+  return candidates.find((c) => {
+    try {
+      accessSync(c, constants.X_OK);
+      return statSync(c).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+// lib/vm-reaper.ts
 var live = /* @__PURE__ */ new Map();
 var exitHooks = /* @__PURE__ */ new Set();
 var SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
@@ -392,8 +437,8 @@ function processTable() {
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const stat16 = readFileSync(`/proc/${name}/stat`, "utf8");
-      const [state, ppid, pgrp] = stat16.slice(stat16.lastIndexOf(")") + 2).split(" ");
+      const stat17 = readFileSync(`/proc/${name}/stat`, "utf8");
+      const [state, ppid, pgrp] = stat17.slice(stat17.lastIndexOf(")") + 2).split(" ");
       table.set(Number(name), [state, Number(ppid), Number(pgrp)]);
     } catch {
     }
@@ -497,6 +542,12 @@ function killOnExit(child, group = true, options = {}) {
   child.once("close", forget);
   return forget;
 }
+var setpriv = null;
+function diesWithUs(argv, env = process.env) {
+  if (setpriv === null) setpriv = process.platform === "linux" ? findOnPathSync("setpriv", { PATH: `${process.env.PATH ?? ""}${delimiter2}/usr/bin${delimiter2}/bin` }) : void 0;
+  const program = setpriv ? findOnPathSync(argv[0], env) : void 0;
+  return setpriv && program ? [setpriv, "--pdeathsig", "KILL", "--", program, ...argv.slice(1)] : [...argv];
+}
 
 // lib/exec.ts
 var KEEP = 1 << 20;
@@ -505,7 +556,7 @@ function append(buf, chunk) {
   return next.length > 2 * KEEP ? next.slice(-KEEP) : next;
 }
 var runCommand = (argv, options = {}) => {
-  const [cmd, ...args] = argv;
+  const [cmd, ...args] = diesWithUs(argv, options.env ?? process.env);
   return new Promise((resolve16, reject) => {
     const inherit = options.stdio === "inherit";
     const child = spawn(cmd, args, {
@@ -533,7 +584,7 @@ var runCommand = (argv, options = {}) => {
       }
     };
     const timer = options.timeoutMs ? setTimeout(kill, options.timeoutMs) : void 0;
-    const untrack = child.pid === void 0 ? () => false : killOnExit(child, !inherit, { graceful: true });
+    const untrack = child.pid === void 0 ? () => false : killOnExit(child, !inherit, { graceful: true, name: argv[0].split("/").pop() });
     if (child.pid !== void 0) options.onSpawn?.(child.pid);
     child.on("error", (err) => {
       clearTimeout(timer);
@@ -549,28 +600,6 @@ var runCommand = (argv, options = {}) => {
     });
   });
 };
-
-// lib/find-on-path.ts
-import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
-import { delimiter, join } from "node:path";
-async function isExecutableFile(path) {
-  try {
-    await access(path, constants.X_OK);
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-async function findOnPath(name, env = process.env) {
-  if (name.includes("/")) return await isExecutableFile(name) ? name : void 0;
-  for (const dir of (env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    if (await isExecutableFile(candidate)) return candidate;
-  }
-  return void 0;
-}
 
 // lib/qemu-host.ts
 import { access as access2 } from "node:fs/promises";
@@ -641,8 +670,8 @@ function parseOsRelease(text2) {
 }
 function detectDistro(osRelease) {
   if (!osRelease) return void 0;
-  const fields = parseOsRelease(osRelease);
-  const ids = [fields.ID ?? "", ...(fields.ID_LIKE ?? "").split(/\s+/)].map((s) => s.toLowerCase()).filter(Boolean);
+  const fields2 = parseOsRelease(osRelease);
+  const ids = [fields2.ID ?? "", ...(fields2.ID_LIKE ?? "").split(/\s+/)].map((s) => s.toLowerCase()).filter(Boolean);
   for (const id of ids) {
     const family = families[id] ?? families[id.split("-")[0]];
     if (family) return family;
@@ -752,8 +781,8 @@ async function writeError(err, path, options = {}) {
   let detail = WHY[code2];
   if (code2 === "ENOSPC" || code2 === "EDQUOT") {
     const free = await freeBytes(dir);
-    const parts = [options.needs !== void 0 ? `${what} needs about ${formatSize(options.needs)}` : `while writing ${what}`, free !== void 0 ? `${formatSize(free)} free` : ""];
-    detail += ` (${parts.filter(Boolean).join(", ")})`;
+    const parts2 = [options.needs !== void 0 ? `${what} needs about ${formatSize(options.needs)}` : `while writing ${what}`, free !== void 0 ? `${formatSize(free)} free` : ""];
+    detail += ` (${parts2.filter(Boolean).join(", ")})`;
   } else detail += ` (while writing ${what})`;
   const full = code2 === "ENOSPC" || code2 === "EDQUOT";
   if (inCache) {
@@ -1195,7 +1224,8 @@ function formatReport(items, options = {}) {
 }
 
 // lib/host-fix.ts
-import { readdir } from "node:fs/promises";
+import { readdir, stat as stat3 } from "node:fs/promises";
+import { join as join7 } from "node:path";
 function planFix(items, distro) {
   const broken = items.filter((i) => i.status !== "ok" && i.fix);
   const fixable = distro ? broken.filter((i) => i.fix.packages[distro]?.length) : [];
@@ -1205,9 +1235,30 @@ function planFix(items, distro) {
     manual: broken.filter((i) => !fixable.includes(i))
   };
 }
-async function aptListsEmpty(dir = "/var/lib/apt/lists") {
-  const names = await readdir(dir).catch(() => []);
-  return !names.some((n2) => n2.endsWith("_Packages") || n2.includes("_Packages."));
+var APT_LISTS_MAX_AGE_MS = 24 * 36e5;
+async function aptListsAgeMs(dir = "/var/lib/apt/lists", now = Date.now()) {
+  const names = (await readdir(dir).catch(() => [])).filter((n2) => n2.endsWith("_Packages") || n2.includes("_Packages."));
+  const times = await Promise.all(names.map((n2) => stat3(join7(dir, n2)).then((s) => s.mtimeMs, () => 0)));
+  return times.length ? now - Math.max(...times) : Infinity;
+}
+async function aptUnknown(run, packages) {
+  if (!packages.length) return [];
+  const r = await run(["apt-cache", "policy", ...packages], { nothrow: true, timeoutMs: 6e4 });
+  const known2 = /* @__PURE__ */ new Set();
+  for (const block of r.stdout.split(/^(?=\S)/m)) {
+    const name = /^([^\s:]+)(?::\w+)?:/.exec(block)?.[1];
+    const candidate = /^\s+Candidate:\s*(\S+)/m.exec(block)?.[1];
+    if (name && candidate && candidate !== "(none)") known2.add(name);
+  }
+  return packages.filter((p) => !known2.has(p.split(":")[0]) && !known2.has(p));
+}
+async function aptNeedsUpdate(run, packages, dir) {
+  const age = await aptListsAgeMs(dir);
+  if (age === Infinity) return "apt has no package lists yet";
+  if (age > APT_LISTS_MAX_AGE_MS) return `apt's package lists are ${Math.floor(age / (24 * 36e5))} days old`;
+  const unknown = await aptUnknown(run, packages);
+  if (unknown.length) return `apt's package lists have no ${unknown.join(", ")}`;
+  return void 0;
 }
 function aptArgv(args, root) {
   return root ? ["apt-get", ...args] : ["sudo", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", ...args];
@@ -1247,7 +1298,9 @@ async function applyFix(plan, options, deps) {
   };
   const installArgs = ["install", "-y", "--no-install-recommends", ...plan.packages];
   let updated = false;
-  if (await deps.aptListsEmpty()) {
+  const why = await deps.aptNeedsUpdate(plan.packages);
+  if (why) {
+    logger.step(`${why}: running apt-get update first`);
     await apt(["update"]);
     updated = true;
   }
@@ -1293,7 +1346,7 @@ async function runDoctor(options, deps) {
       isRoot: deps.host.isRoot,
       interactive: deps.interactive,
       confirm: deps.confirm,
-      aptListsEmpty: deps.aptListsEmpty,
+      aptNeedsUpdate: deps.aptNeedsUpdate,
       logger: deps.logger,
       echo: options.json ? deps.stderr : void 0
     });
@@ -1315,7 +1368,7 @@ async function defaultDoctorDeps(options = {}) {
     interactive: Boolean(process.stdin.isTTY) && process.env.CI !== "true",
     // Loaded on first use: Inquirer.js costs ~90 ms of start-up (issue #7).
     confirm: async (message) => (await import("@inquirer/prompts")).confirm({ message, default: true }),
-    aptListsEmpty: () => aptListsEmpty()
+    aptNeedsUpdate: (packages) => aptNeedsUpdate(runCommand, packages)
   };
 }
 var doctorCommand = {
@@ -1344,7 +1397,7 @@ import { resolve as resolve10 } from "node:path";
 
 // lib/build-initramfs.ts
 import { rename as rename6 } from "node:fs/promises";
-import { join as join17 } from "node:path";
+import { join as join18 } from "node:path";
 
 // lib/busybox.ts
 import { resolve as resolve5 } from "node:path";
@@ -1418,27 +1471,27 @@ function binaryUrl(build, dirHtml) {
 // lib/download.ts
 import { createHash as createHash5 } from "node:crypto";
 import { open as open3, rm as rm5 } from "node:fs/promises";
-import { join as join10 } from "node:path";
+import { join as join11 } from "node:path";
 
 // lib/blob-store.ts
 import { createHash as createHash4 } from "node:crypto";
-import { chmod, readFile as readFile5, rename as rename2, rm as rm3, stat as stat4 } from "node:fs/promises";
-import { join as join8 } from "node:path";
+import { chmod, readFile as readFile5, rename as rename2, rm as rm3, stat as stat5 } from "node:fs/promises";
+import { join as join9 } from "node:path";
 
 // lib/stat-memo.ts
 import { createHash as createHash2 } from "node:crypto";
-import { readFile as readFile4, stat as stat3 } from "node:fs/promises";
-import { join as join7 } from "node:path";
+import { readFile as readFile4, stat as stat4 } from "node:fs/promises";
+import { join as join8 } from "node:path";
 async function signature(path) {
   try {
-    const s = await stat3(path);
+    const s = await stat4(path);
     return `${s.dev}:${s.ino}:${s.size}:${Math.floor(s.mtimeMs)}`;
   } catch {
     return "missing";
   }
 }
 async function memoByStat(name, watch, compute, env = process.env) {
-  const file = join7(cacheRoot(env), "memo", `${createHash2("sha256").update(name).digest("hex").slice(0, 32)}.json`);
+  const file = join8(cacheRoot(env), "memo", `${createHash2("sha256").update(name).digest("hex").slice(0, 32)}.json`);
   const sig = (await Promise.all(watch.map(async (p) => `${p}=${await signature(p)}`))).join("\n");
   try {
     const memo = JSON.parse(await readFile4(file, "utf8"));
@@ -1468,16 +1521,16 @@ function sha256Hex(data) {
   return createHash4("sha256").update(data).digest("hex");
 }
 function blobDir(cacheDir) {
-  return join8(cacheDir, "blobs", "sha256");
+  return join9(cacheDir, "blobs", "sha256");
 }
 function blobPath(cacheDir, sha2562) {
   if (!isSha256(sha2562)) throw new TypeError(`Not a sha256: ${JSON.stringify(sha2562)}`);
-  return join8(blobDir(cacheDir), sha2562);
+  return join9(blobDir(cacheDir), sha2562);
 }
 async function findBlob(cacheDir, sha2562) {
   const path = blobPath(cacheDir, sha2562);
   try {
-    const info = await stat4(path);
+    const info = await stat5(path);
     return info.isFile() ? { path, sha256: sha2562, size: info.size } : void 0;
   } catch {
     return void 0;
@@ -1504,11 +1557,11 @@ async function adoptBlob(cacheDir, tempFile, sha2562) {
   } finally {
     await rm3(tempFile, { force: true });
   }
-  const { size } = await stat4(path);
+  const { size } = await stat5(path);
   return { path, sha256: sha2562, size };
 }
 function urlRecordPath(cacheDir, url) {
-  return join8(cacheDir, "urls", `${sha256Hex(url)}.json`);
+  return join9(cacheDir, "urls", `${sha256Hex(url)}.json`);
 }
 async function readUrlRecord(cacheDir, url) {
   let record;
@@ -1528,9 +1581,9 @@ async function writeUrlRecord(cacheDir, record) {
 // lib/file-lock.ts
 import { randomBytes } from "node:crypto";
 import { readFileSync as readFileSync2, rmSync as rmSync2 } from "node:fs";
-import { link, readFile as readFile6, rename as rename3, rm as rm4, stat as stat5, utimes, writeFile as writeFile3 } from "node:fs/promises";
+import { link, readFile as readFile6, rename as rename3, rm as rm4, stat as stat6, utimes, writeFile as writeFile3 } from "node:fs/promises";
 import { hostname } from "node:os";
-import { join as join9 } from "node:path";
+import { join as join10 } from "node:path";
 var queues = /* @__PURE__ */ new Map();
 var held = /* @__PURE__ */ new Map();
 function releaseHeld() {
@@ -1548,7 +1601,7 @@ function releaseHeld() {
 }
 function lockPath(cacheDir, key) {
   const name = /^[\w.-]{1,120}$/.test(key) ? key : sha256Hex(key);
-  return join9(cacheDir, "locks", `${name}.lock`);
+  return join10(cacheDir, "locks", `${name}.lock`);
 }
 async function withLock(key, fn, options = {}) {
   const path = lockPath(options.cacheDir ?? cacheRoot(), key);
@@ -1576,7 +1629,7 @@ async function acquire(path, key, options) {
   const what = options.what ?? key;
   const started = Date.now();
   let announced = false;
-  await ensureDir(join9(path, "..")).catch(async (err) => {
+  await ensureDir(join10(path, "..")).catch(async (err) => {
     throw await writeError(err, path, { what: `the lock for ${what}` });
   });
   for (; ; ) {
@@ -1635,7 +1688,7 @@ async function inspect(path) {
   let text2;
   let mtimeMs;
   try {
-    [text2, { mtimeMs }] = await Promise.all([readFile6(path, "utf8"), stat5(path)]);
+    [text2, { mtimeMs }] = await Promise.all([readFile6(path, "utf8"), stat6(path)]);
   } catch (err) {
     if (err.code === "ENOENT") return void 0;
     throw err;
@@ -1663,8 +1716,8 @@ function staleReason(info, ageMs, staleMs) {
 }
 function processStartMs(pid) {
   try {
-    const stat16 = readFileSync2(`/proc/${pid}/stat`, "utf8");
-    const ticks = Number(stat16.slice(stat16.lastIndexOf(")") + 2).split(" ")[19]);
+    const stat17 = readFileSync2(`/proc/${pid}/stat`, "utf8");
+    const ticks = Number(stat17.slice(stat17.lastIndexOf(")") + 2).split(" ")[19]);
     const btime = Number(/^btime (\d+)$/m.exec(readFileSync2("/proc/stat", "utf8"))?.[1]);
     return Number.isFinite(ticks) && btime ? btime * 1e3 + ticks * 10 : void 0;
   } catch {
@@ -1886,7 +1939,7 @@ async function lookup(cacheDir, url, expected, ignore, log) {
 async function transfer(cacheDir, expected, options) {
   const { url } = options;
   const response = await openUrl(url, options);
-  const temp = tempPathFor(join10(blobDir(cacheDir), "incoming"));
+  const temp = tempPathFor(join11(blobDir(cacheDir), "incoming"));
   const name = displayName(options);
   const needs = response.length;
   const free = needs === void 0 ? void 0 : await freeBytes(cacheDir);
@@ -1989,16 +2042,16 @@ async function fetchText(url, options = {}) {
       response.cancel();
       throw tooBig(url, maxBytes);
     }
-    const parts = [];
+    const parts2 = [];
     let size = 0;
     for await (const chunk of response.chunks()) {
       size += chunk.length;
       if (size > maxBytes) throw tooBig(url, maxBytes);
-      parts.push(chunk);
+      parts2.push(chunk);
     }
     const body = new Uint8Array(size);
     let at = 0;
-    for (const part of parts) body.set(part, (at += part.length) - part.length);
+    for (const part of parts2) body.set(part, (at += part.length) - part.length);
     return new TextDecoder().decode(body);
   });
 }
@@ -2007,12 +2060,12 @@ function tooBig(url, maxBytes) {
 }
 
 // lib/kernel-source.ts
-import { stat as stat7 } from "node:fs/promises";
+import { stat as stat8 } from "node:fs/promises";
 import { basename as basename2, resolve as resolve4 } from "node:path";
 
 // lib/debian-packages.ts
-import { chmod as chmod2, mkdir as mkdir2, mkdtemp as mkdtemp2, readdir as readdir2, rename as rename4, rm as rm6, stat as stat6 } from "node:fs/promises";
-import { basename, join as join11 } from "node:path";
+import { chmod as chmod2, mkdir as mkdir2, mkdtemp as mkdtemp2, readdir as readdir2, rename as rename4, rm as rm6, stat as stat7 } from "node:fs/promises";
+import { basename, join as join12 } from "node:path";
 function upstreamVersion(debVersion) {
   return debVersion.replace(/^\d+:/, "").replace(/-[^-]*$/, "").replace(/[~+].*$/, "");
 }
@@ -2063,13 +2116,13 @@ async function debianFile(pkg, member, deps = {}) {
   const env = deps.env ?? process.env;
   const run = deps.run ?? runCommand;
   const log = deps.log ?? stderrLogger();
-  const dir = join11(cacheRoot(env), "debian", `${pkg.name}_${pkg.version}`.replace(/[^A-Za-z0-9.+~_-]/g, "_"));
-  const target = join11(dir, basename(member));
-  if (await stat6(target).then((s) => s.isFile(), () => false)) return target;
+  const dir = join12(cacheRoot(env), "debian", `${pkg.name}_${pkg.version}`.replace(/[^A-Za-z0-9.+~_-]/g, "_"));
+  const target = join12(dir, basename(member));
+  if (await stat7(target).then((s) => s.isFile(), () => false)) return target;
   const mb = pkg.size ? ` (${(pkg.size / 1e6).toFixed(1)} MB)` : "";
   log.step(`fetching Debian package ${pkg.name} ${pkg.version}${mb}`);
-  await mkdir2(join11(cacheRoot(env), "tmp"), { recursive: true });
-  const work = await mkdtemp2(join11(cacheRoot(env), "tmp", "deb-"));
+  await mkdir2(join12(cacheRoot(env), "tmp"), { recursive: true });
+  const work = await mkdtemp2(join12(cacheRoot(env), "tmp", "deb-"));
   try {
     await chmod2(work, 511);
     const aptEnv = { ...env, LC_ALL: "C" };
@@ -2081,18 +2134,18 @@ async function debianFile(pkg, member, deps = {}) {
     await run(["apt-get", "download", `${pkg.name}=${pkg.version}`], { cwd: work, env: aptEnv, hint });
     const deb = (await readdir2(work)).find((f) => f.endsWith(".deb"));
     if (!deb) throw new MicroforgeError(`apt-get download left no .deb in ${work}`, `try \`apt-get download ${pkg.name}\` by hand`);
-    const actual = await sha256File(join11(work, deb));
+    const actual = await sha256File(join12(work, deb));
     if (actual !== expected.toLowerCase()) throw new ChecksumError(`debian:${pkg.name}=${pkg.version}`, expected, actual);
-    await run(["dpkg-deb", "-x", join11(work, deb), join11(work, "root")]);
-    const staged = join11(work, "root", member);
-    if (!await stat6(staged).then((s) => s.isFile(), () => false)) {
+    await run(["dpkg-deb", "-x", join12(work, deb), join12(work, "root")]);
+    const staged = join12(work, "root", member);
+    if (!await stat7(staged).then((s) => s.isFile(), () => false)) {
       throw new MicroforgeError(`Package ${pkg.name} ${pkg.version} has no file /${member}`, "the package layout changed; use another source");
     }
-    await mkdir2(join11(work, "out"));
-    await rename4(staged, join11(work, "out", basename(member)));
-    await mkdir2(join11(dir, ".."), { recursive: true });
+    await mkdir2(join12(work, "out"));
+    await rename4(staged, join12(work, "out", basename(member)));
+    await mkdir2(join12(dir, ".."), { recursive: true });
     await rm6(dir, { recursive: true, force: true });
-    await rename4(join11(work, "out"), dir);
+    await rename4(join12(work, "out"), dir);
     return target;
   } finally {
     await rm6(work, { recursive: true, force: true });
@@ -2154,7 +2207,7 @@ function sha256From(sums, filename) {
 // lib/pgp-verify.ts
 import { mkdtemp as mkdtemp3, rm as rm7, writeFile as writeFile4 } from "node:fs/promises";
 import { tmpdir as tmpdir2 } from "node:os";
-import { join as join12 } from "node:path";
+import { join as join13 } from "node:path";
 var KERNEL_ORG_AUTOSIGNER = "632D3A06589DA6B1";
 var SignatureError = class extends MicroforgeError {
 };
@@ -2167,9 +2220,9 @@ async function verifyClearsigned(text2, url, keyring, deps = {}) {
       `export it (gpg --export ${KERNEL_ORG_AUTOSIGNER} > kernel.org.gpg) and set MICROFORGE_KERNEL_KEYRING to that file`
     );
   }
-  const dir = await mkdtemp3(join12(tmpdir2(), "microforge-pgp-"));
+  const dir = await mkdtemp3(join13(tmpdir2(), "microforge-pgp-"));
   try {
-    const file = join12(dir, "sha256sums.asc");
+    const file = join13(dir, "sha256sums.asc");
     await writeFile4(file, text2);
     const r = await (deps.run ?? runCommand)(["gpgv", "--keyring", keyring, file], { nothrow: true, env: { ...env, LC_ALL: "C" } });
     if (r.code !== 0) {
@@ -2366,7 +2419,7 @@ async function fetchKernel(choice, options = {}) {
     const member = `usr/src/${pkg.name}.tar.xz`;
     const installed2 = await installedVersion(pkg.name, options);
     const systemFile = `/${member}`;
-    if (installed2 === pkg.version && await stat7(systemFile).then((s) => s.isFile(), () => false)) {
+    if (installed2 === pkg.version && await stat8(systemFile).then((s) => s.isFile(), () => false)) {
       path = systemFile;
       verified = `installed Debian package ${pkg.name} ${pkg.version}`;
     } else {
@@ -2376,7 +2429,7 @@ async function fetchKernel(choice, options = {}) {
     sha2562 = await sha256OfSource(path, env);
   } else {
     path = choice.url;
-    if (!await stat7(path).then((s) => s.isFile(), () => false)) {
+    if (!await stat8(path).then((s) => s.isFile(), () => false)) {
       throw new MicroforgeError(`Kernel tarball ${path} does not exist`, "pass an existing .tar.xz/.tar.gz, or --kernel-source kernel.org|debian");
     }
     sha2562 = await sha256OfSource(path, env);
@@ -2490,16 +2543,16 @@ import { dirname as dirname2, resolve as resolve6 } from "node:path";
 
 // lib/cpio.ts
 import { createReadStream as createReadStream2 } from "node:fs";
-import { stat as stat8 } from "node:fs/promises";
+import { stat as stat9 } from "node:fs/promises";
 var TYPE_BITS = { dir: 16384, file: 32768, hardlink: 32768, symlink: 40960, char: 8192, block: 24576 };
 var DEFAULT_PERM = { dir: 493, file: 420, hardlink: 420, symlink: 511, char: 384, block: 384 };
 var encoder = new TextEncoder();
 function archivePath(path) {
-  const parts = path.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.length === 0 || parts.includes("..") || path.includes("\0")) {
+  const parts2 = path.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts2.length === 0 || parts2.includes("..") || path.includes("\0")) {
     throw new RootfsError(`Invalid path in initramfs: ${JSON.stringify(path)}`, "use a path inside the root, like /etc/motd");
   }
-  return parts.join("/");
+  return parts2.join("/");
 }
 function hex8(n2) {
   if (!Number.isInteger(n2) || n2 < 0 || n2 > 4294967295) throw new RootfsError(`cpio field out of range: ${n2}`);
@@ -2511,8 +2564,8 @@ function pad4(n2) {
 function newcHeader(name, f) {
   const nameBytes = encoder.encode(name);
   const namesize = nameBytes.length + 1;
-  const fields = [f.ino, f.mode, f.uid, f.gid, f.nlink, f.mtime, f.size, 0, 0, f.rmajor ?? 0, f.rminor ?? 0, namesize, 0];
-  const head = encoder.encode("070701" + fields.map(hex8).join(""));
+  const fields2 = [f.ino, f.mode, f.uid, f.gid, f.nlink, f.mtime, f.size, 0, 0, f.rmajor ?? 0, f.rminor ?? 0, namesize, 0];
+  const head = encoder.encode("070701" + fields2.map(hex8).join(""));
   const out = new Uint8Array(head.length + namesize + pad4(head.length + namesize));
   out.set(head, 0);
   out.set(nameBytes, head.length);
@@ -2588,7 +2641,7 @@ async function* recordBytes(records) {
 }
 async function statFile(source) {
   try {
-    const st = await stat8(source);
+    const st = await stat9(source);
     if (!st.isFile()) throw new RootfsError(`${source} is not a regular file`, "pass a file, not a directory or device");
     return st;
   } catch (err) {
@@ -2600,7 +2653,7 @@ async function statFile(source) {
 // lib/gzip-members.ts
 import { createHash as createHash6 } from "node:crypto";
 import { readdir as readdir3, readFile as readFile7, rm as rm8 } from "node:fs/promises";
-import { join as join13 } from "node:path";
+import { join as join14 } from "node:path";
 
 // lib/gzip.ts
 import { Gzip } from "fflate";
@@ -2641,18 +2694,18 @@ async function* gzipStream(source, level = 9) {
 var LARGE_FILE = 256 * 1024;
 var FORMAT = "fflate-0.8/v1";
 async function collect(chunks) {
-  const parts = [];
-  for await (const c of chunks) parts.push(c);
-  return Buffer.concat(parts);
+  const parts2 = [];
+  for await (const c of chunks) parts2.push(c);
+  return Buffer.concat(parts2);
 }
 var sha256 = (data) => createHash6("sha256").update(data).digest("hex");
 async function cachedMember(dir, key, log) {
   const names = (await readdir3(dir).catch(() => [])).filter((n2) => n2.startsWith(`${key}.`) && n2.endsWith(".gz"));
   for (const name of names) {
-    const data = await readFile7(join13(dir, name)).catch(() => void 0);
+    const data = await readFile7(join14(dir, name)).catch(() => void 0);
     if (data && sha256(data) === name.slice(key.length + 1, -3)) return data;
-    log.warn(`the cached gzip member ${join13(dir, name)} is damaged (its sha256 does not match its name); compressing it again`);
-    await rm8(join13(dir, name), { force: true });
+    log.warn(`the cached gzip member ${join14(dir, name)} is damaged (its sha256 does not match its name); compressing it again`);
+    await rm8(join14(dir, name), { force: true });
   }
   return void 0;
 }
@@ -2664,7 +2717,7 @@ async function largeMember(rec, level, options) {
   const hit = dir ? await cachedMember(dir, key, log) : void 0;
   if (hit) return hit;
   const member = await collect(gzipStream(recordBytes([{ ...rec, body: data }]), level));
-  if (dir) await writeFileAtomic(join13(dir, `${key}.${sha256(member)}.gz`), member).catch((err) => log.warn(`not caching the gzip member of ${rec.body.source}: ${err.message.split("\n")[0]}`));
+  if (dir) await writeFileAtomic(join14(dir, `${key}.${sha256(member)}.gz`), member).catch((err) => log.warn(`not caching the gzip member of ${rec.body.source}: ${err.message.split("\n")[0]}`));
   return member;
 }
 async function* gzipMembers(records, level, options = {}) {
@@ -2719,13 +2772,13 @@ async function packInitramfs(entries, outPath, options = {}) {
 }
 
 // lib/rootfs.ts
-import { stat as stat9 } from "node:fs/promises";
-import { join as join15 } from "node:path";
+import { stat as stat10 } from "node:fs/promises";
+import { join as join16 } from "node:path";
 
 // lib/template.ts
 import ejs from "ejs";
-import { existsSync as existsSync2, readFileSync as readFileSync3, statSync } from "node:fs";
-import { dirname as dirname3, join as join14, resolve as resolve7 } from "node:path";
+import { existsSync as existsSync2, readFileSync as readFileSync3, statSync as statSync2 } from "node:fs";
+import { dirname as dirname3, join as join15, resolve as resolve7 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // lib/shell-quote.ts
@@ -2743,7 +2796,7 @@ function shellJoin(words) {
 }
 
 // lib/template.ts
-var builtinTemplates = join14(dirname3(fileURLToPath2(import.meta.url)), "..", "templates");
+var builtinTemplates = join15(dirname3(fileURLToPath2(import.meta.url)), "..", "templates");
 var TemplateFileError = class extends MicroforgeError {
 };
 function findTemplate(name, dirs = []) {
@@ -2752,7 +2805,7 @@ function findTemplate(name, dirs = []) {
     throw new TemplateFileError(`Template file ${name} does not exist`, "check the path, or give the name of a template in templates/ (e.g. init.sh.ejs)");
   }
   for (const dir of [...dirs, builtinTemplates]) {
-    const candidate = join14(dir, name);
+    const candidate = join15(dir, name);
     if (existsSync2(candidate)) return candidate;
   }
   throw new TemplateFileError(
@@ -2763,7 +2816,7 @@ function findTemplate(name, dirs = []) {
 var helpers = { q: shellQuote, qa: shellJoin };
 function readTemplateFile(file) {
   try {
-    const s = statSync(file);
+    const s = statSync2(file);
     if (!s.isFile()) throw new TemplateFileError(`Template ${file} is ${s.isDirectory() ? "a directory" : s.isFIFO() ? "a FIFO" : "not a regular file"}, not a template file`, "pass the path of an .ejs file");
     return readFileSync3(file, "utf8");
   } catch (err) {
@@ -2854,6 +2907,27 @@ function defaultInitVars() {
     interactiveShell: true
   };
 }
+var isString = (v) => typeof v === "string";
+var fields = (v, keys) => typeof v === "object" && v !== null && keys.every((k) => isString(v[k]));
+var isMount = (m) => fields(m, ["type", "source", "target"]) && [void 0, null].includes(m.options) || fields(m, ["type", "source", "target", "options"]);
+var VAR_TYPES = {
+  hostname: [isString, "a string", "--set hostname=vm1"],
+  banner: [isString, "a string", "--set banner=booted"],
+  term: [isString, "a string", "--set term=vt100"],
+  exitMarker: [isString, "a string", "--set exitMarker=status:"],
+  mounts: [(v) => Array.isArray(v) && v.every(isMount), "a list of { type, source, target, options? } strings", `--set 'mounts=[{"type":"proc","source":"proc","target":"/proc"}]'`],
+  network: [(v) => v === null || v === "auto" || v === "dhcp" || fields(v, ["address", "gateway", "dns"]), `"auto", "dhcp", null or { address, gateway, dns }`, "--set network=null"],
+  share: [(v) => v === null || fields(v, ["tag", "mountpoint"]), "null or { tag, mountpoint, readonly }", "--set share=null"],
+  command: [(v) => v === null || Array.isArray(v) && v.length > 0 && v.every(isString), "a list of words (or null)", `--set 'command=["uname","-a"]'`],
+  interactiveShell: [(v) => typeof v === "boolean", "true or false", "--set interactiveShell=false"],
+  shell: [(v) => typeof v === "boolean", "true or false", "--set interactiveShell=false"]
+};
+function checkInitVars(vars) {
+  for (const [name, value] of Object.entries(vars)) {
+    const type = VAR_TYPES[name];
+    if (type && !type[0](value)) throw new InitVarError(name, type[1], value, type[2]);
+  }
+}
 function baseLayout() {
   return [
     ...BASE_DIRS.map((path) => ({ type: "dir", path, mode: path === "tmp" ? 1023 : 493 })),
@@ -2864,13 +2938,14 @@ function baseLayout() {
 function renderInit(init = {}) {
   if ("content" in init) return init.content;
   const file = findTemplate(init.template ?? "init.sh.ejs", init.templateDirs);
+  checkInitVars(init.vars ?? {});
   const { shell: oldName, ...vars } = init.vars ?? {};
   const renamed = oldName !== void 0 && vars.interactiveShell === void 0 ? { interactiveShell: oldName } : {};
   return renderTemplate(file, { ...defaultInitVars(), ...vars, ...renamed });
 }
 function parents(path) {
-  const parts = archivePath(path).split("/");
-  return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join("/"));
+  const parts2 = archivePath(path).split("/");
+  return parts2.slice(0, -1).map((_, i) => parts2.slice(0, i + 1).join("/"));
 }
 async function extraEntry(item) {
   const path = archivePath(item.dest);
@@ -2882,7 +2957,7 @@ async function extraEntry(item) {
   }
   let mode;
   try {
-    const st = await stat9(item.source);
+    const st = await stat10(item.source);
     if (!st.isFile()) throw new Error("not a regular file");
     mode = st.mode & 4095;
   } catch (err) {
@@ -2895,7 +2970,7 @@ async function rootfsEntries(spec) {
     ...baseLayout(),
     { type: "file", path: "bin/busybox", source: spec.busybox, mode: 493 },
     { type: "file", path: "init", data: new TextEncoder().encode(renderInit(spec.init)), mode: 493 },
-    { type: "file", path: "etc/udhcpc.script", source: join15(builtinTemplates, "udhcpc.script"), mode: 493 }
+    { type: "file", path: "etc/udhcpc.script", source: join16(builtinTemplates, "udhcpc.script"), mode: 493 }
   ];
   const taken = /* @__PURE__ */ new Set([...entries.map((e) => e.path), ...(spec.extra ?? []).map((x) => archivePath(x.dest))]);
   for (const name of spec.applets ?? []) {
@@ -2914,10 +2989,10 @@ async function rootfsEntries(spec) {
 }
 
 // lib/recipe-context.ts
-import { dirname as dirname4, join as join16, resolve as resolve9 } from "node:path";
+import { dirname as dirname4, join as join17, resolve as resolve9 } from "node:path";
 
 // lib/lock-file.ts
-import { readFile as readFile8, stat as stat10 } from "node:fs/promises";
+import { readFile as readFile8, stat as stat11 } from "node:fs/promises";
 import { resolve as resolve8 } from "node:path";
 var LOCK_FILE_NAME = "microforge.lock.json";
 function emptyLock() {
@@ -2926,7 +3001,7 @@ function emptyLock() {
 async function readLock(path) {
   let text2;
   try {
-    const s = await stat10(path);
+    const s = await stat11(path);
     if (!s.isFile()) {
       throw new LockFileError(`Lock file ${path} is ${s.isDirectory() ? "a directory" : s.isFIFO() ? "a FIFO" : "not a regular file"}`, `pass the path of a lock file (e.g. ${LOCK_FILE_NAME}); a missing one is created`);
     }
@@ -2984,12 +3059,12 @@ function flagOn(args, name) {
   }
   return on;
 }
-function recipeContext(argv = process.argv) {
-  const main2 = argv[1] ? resolve9(argv[1]) : join16(process.cwd(), "recipe");
+function recipeContext(argv = process.argv, env = process.env) {
+  const main2 = argv[1] ? resolve9(argv[1]) : join17(process.cwd(), "recipe");
   const dir = dirname4(main2);
   const args = argv.slice(2);
   const mode = flagOn(args, "locked") ? "locked" : flagOn(args, "update") ? "update" : "reuse";
-  return { dir, templates: join16(dir, "templates"), lock: { path: join16(dir, LOCK_FILE_NAME), mode } };
+  return { dir, templates: join17(dir, "templates"), lock: { path: env.MICROFORGE_LOCK_FILE ? resolve9(env.MICROFORGE_LOCK_FILE) : join17(dir, LOCK_FILE_NAME), mode } };
 }
 
 // lib/build-initramfs.ts
@@ -3001,12 +3076,12 @@ async function initramfs(options = {}) {
   const init = options.init && !("content" in options.init) ? { templateDirs: [recipeContext().templates], ...options.init } : options.init ?? { templateDirs: [recipeContext().templates] };
   const applets = options.applets ?? await busyboxApplets(busybox.path, busybox.sha256);
   const entries = await rootfsEntries({ busybox: busybox.path, init, extra: options.extra, applets });
-  const dir = join17(cacheRoot(env), "initramfs");
-  const memberCache = join17(cacheRoot(env), "gzip-members");
-  const building = tempPathFor(join17(dir, "building.cpio"));
+  const dir = join18(cacheRoot(env), "initramfs");
+  const memberCache = join18(cacheRoot(env), "gzip-members");
+  const building = tempPathFor(join18(dir, "building.cpio"));
   const result = await packInitramfs(entries, options.output ?? building, { memberCache, ...options });
   if (!options.output) {
-    const final = join17(dir, `${result.sha256}.cpio${options.gzip === false ? "" : ".gz"}`);
+    const final = join18(dir, `${result.sha256}.cpio${options.gzip === false ? "" : ".gz"}`);
     await rename6(result.path, final);
     result.path = final;
   }
@@ -3014,7 +3089,7 @@ async function initramfs(options = {}) {
 }
 
 // lib/commands/source-flags.ts
-import { statSync as statSync2 } from "node:fs";
+import { statSync as statSync3 } from "node:fs";
 var kernelSourceFlag = {
   name: "kernel-source",
   type: "string",
@@ -3068,7 +3143,7 @@ function checkSourceFlag(args, flag) {
   const what = flag === "kernel-source" ? "Kernel tarball" : "Busybox binary";
   let s;
   try {
-    s = statSync2(value);
+    s = statSync3(value);
   } catch {
     const close = suggest(value, words);
     if (close && !/[/.]/.test(value.replace("kernel.org", "").replace("busybox.net", ""))) {
@@ -3119,6 +3194,7 @@ var initramfsCommand = {
   async run(args) {
     if (args._.length) throw new UsageError(`Unexpected argument ${args._[0]}`, "see `microforge initramfs --help`");
     const vars = Object.fromEntries(args.set.map(parseSetting));
+    checkInitVars(vars);
     const extra = args.file.map(parseFileSpec);
     const gzip = parseLevel(args.level);
     checkSourceFlag(args, "busybox");
@@ -3190,16 +3266,16 @@ var versionsCommand = {
     const opts = { includeEol: args["include-eol"], includePrerelease: args["include-prerelease"] };
     let from;
     let rows;
-    let pick;
+    let pick2;
     if (what === "kernel") {
       const c = await kernelCandidates({ source: args["kernel-source"], ...opts });
-      [from, rows, pick] = [c.from, c.choices.map((x) => ({ ...x, checksums: x.checksums })), (spec) => pickKernel(spec, c, opts)];
+      [from, rows, pick2] = [c.from, c.choices.map((x) => ({ ...x, checksums: x.checksums })), (spec) => pickKernel(spec, c, opts)];
     } else {
       ({ from, rows } = await busyboxRows(args["busybox-source"]));
-      pick = (spec) => resolveSpec(spec, rows, { what: "busybox", from });
+      pick2 = (spec) => resolveSpec(spec, rows, { what: "busybox", from });
     }
     if (args.resolve !== void 0) {
-      const r = pick(args.resolve);
+      const r = pick2(args.resolve);
       const out = { spec: args.resolve, version: r.version, moniker: r.moniker, iseol: r.iseol, source: from, url: r.url, checksums: r.checksums };
       process.stdout.write(args.json ? JSON.stringify(out, null, 2) + "\n" : `${r.version}
 `);
@@ -3208,7 +3284,7 @@ var versionsCommand = {
     const shown = rows.filter((r) => !channel || r.moniker === channel);
     let def;
     try {
-      def = pick(DEFAULT_SPEC[what]);
+      def = pick2(DEFAULT_SPEC[what]);
     } catch {
       def = void 0;
     }
@@ -3289,8 +3365,8 @@ async function lockedBusybox(spec, source, options = {}) {
 
 // lib/source-tree.ts
 import { spawn as spawn2 } from "node:child_process";
-import { open as open5, mkdir as mkdir3, readdir as readdir4, realpath, rename as rename7, rm as rm10, stat as stat11 } from "node:fs/promises";
-import { join as join18, sep } from "node:path";
+import { open as open5, mkdir as mkdir3, readdir as readdir4, realpath, rename as rename7, rm as rm10, stat as stat12 } from "node:fs/promises";
+import { join as join19, sep } from "node:path";
 
 // lib/tar-scan.ts
 var UnsafeArchiveError = class extends MicroforgeError {
@@ -3495,15 +3571,15 @@ var TarScanner = class {
       throw refuse(`is a ${kind === "file" ? "file named like a directory" : kind} with ${size} bytes of data`);
     }
     this.#skip = Math.ceil(size / BLOCK2) * BLOCK2;
-    const parts = this.#inTree(name);
-    if (!parts) return;
-    const path = parts.join("/");
+    const parts2 = this.#inTree(name);
+    if (!parts2) return;
+    const path = parts2.join("/");
     if (!path && kind !== "dir") throw refuse("names the top of the tree itself");
-    this.#throughSymlink(parts, (via) => refuse(`has a path that goes through the symlink ${JSON.stringify(via)}`));
+    this.#throughSymlink(parts2, (via) => refuse(`has a path that goes through the symlink ${JSON.stringify(via)}`));
     if (kind === "symlink") {
       if (!link2) throw refuse("is a symlink with an empty target");
       if (link2.startsWith("/")) throw refuse(`is a symlink to the absolute path ${JSON.stringify(link2)}`);
-      const stack = parts.slice(0, -1);
+      const stack = parts2.slice(0, -1);
       for (const c of link2.split("/")) {
         if (c === "" || c === ".") continue;
         if (c !== "..") stack.push(c);
@@ -3525,10 +3601,10 @@ var TarScanner = class {
     if (this.#strip && all.length <= this.#strip) return void 0;
     return all.slice(this.#strip).filter((c) => c !== ".");
   }
-  #throughSymlink(parts, error) {
+  #throughSymlink(parts2, error) {
     if (!this.#symlinks.size) return;
-    for (let i = 1; i < parts.length; i++) {
-      const via = this.#symlinks.get(parts.slice(0, i).join("/"));
+    for (let i = 1; i < parts2.length; i++) {
+      const via = this.#symlinks.get(parts2.slice(0, i).join("/"));
       if (via !== void 0) throw error(via);
     }
   }
@@ -3544,15 +3620,15 @@ function decompressor(head) {
 
 // lib/source-tree.ts
 function sourceTreePath(sha2562, env = process.env) {
-  return join18(cacheRoot(env), "src", sha2562);
+  return join19(cacheRoot(env), "src", sha2562);
 }
 async function sourceTree(tarball, options = {}) {
   const env = options.env ?? process.env;
   const dir = sourceTreePath(tarball.sha256, env);
-  if (await stat11(join18(dir, "Makefile")).then(() => true, () => false)) return dir;
+  if (await stat12(join19(dir, "Makefile")).then(() => true, () => false)) return dir;
   const log = options.log ?? stderrLogger();
   log.step(`extracting ${tarball.version ? `linux ${tarball.version}` : tarball.path} (about a minute for a full tree)`);
-  await mkdir3(join18(dir, ".."), { recursive: true });
+  await mkdir3(join19(dir, ".."), { recursive: true });
   const tmp = tempPathFor(dir);
   await mkdir3(tmp);
   try {
@@ -3570,7 +3646,8 @@ async function sourceTree(tarball, options = {}) {
 }
 var PACKAGES = { xz: "xz-utils" };
 function start(argv, stdio) {
-  const child = spawn2(argv[0], argv.slice(1), { stdio });
+  const [program, ...args] = diesWithUs(argv);
+  const child = spawn2(program, args, { stdio });
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (d) => stderr = (stderr + d).slice(-8192));
   const ended = new Promise((resolve16, reject) => {
@@ -3658,7 +3735,7 @@ async function checkSymlinks(file, dest, links2) {
   if (!links2.length) return;
   const root = await realpath(dest);
   for (const link2 of links2) {
-    const target = await realpath(join18(dest, link2.path)).catch(() => void 0);
+    const target = await realpath(join19(dest, link2.path)).catch(() => void 0);
     if (target !== void 0 && target !== root && !target.startsWith(root + sep)) {
       throw new UnsafeArchiveError(file, link2.member, `is a symlink that resolves to ${target}, outside the tree`);
     }
@@ -3720,8 +3797,8 @@ var fetchCommand = {
 };
 
 // lib/commands/cache.ts
-import { readdir as readdir5, readFile as readFile9, rename as rename8, rm as rm11, stat as stat12 } from "node:fs/promises";
-import { join as join19 } from "node:path";
+import { readdir as readdir5, readFile as readFile9, rename as rename8, rm as rm11, stat as stat13 } from "node:fs/promises";
+import { join as join20 } from "node:path";
 var AREAS = ["blobs/sha256", "src", "kernels", "build", "debian", "initramfs", "gzip-members", "busybox", "host", "tmp"];
 function parseAge(text2) {
   const m = /^(\d+)([dhm])$/.exec(text2);
@@ -3734,8 +3811,8 @@ async function diskUsage(path) {
 }
 async function urlNames(root) {
   const names = /* @__PURE__ */ new Map();
-  for (const f of await readdir5(join19(root, "urls")).catch(() => [])) {
-    const rec = await readFile9(join19(root, "urls", f), "utf8").then(JSON.parse, () => void 0);
+  for (const f of await readdir5(join20(root, "urls")).catch(() => [])) {
+    const rec = await readFile9(join20(root, "urls", f), "utf8").then(JSON.parse, () => void 0);
     if (rec?.sha256 && rec.url) names.set(rec.sha256, rec.url);
   }
   return names;
@@ -3744,9 +3821,9 @@ async function cacheEntries(root) {
   const names = await urlNames(root);
   const entries = [];
   for (const area of AREAS) {
-    for (const name of await readdir5(join19(root, area)).catch(() => [])) {
-      const path = join19(root, area, name);
-      const st = await stat12(path).catch(() => void 0);
+    for (const name of await readdir5(join20(root, area)).catch(() => [])) {
+      const path = join20(root, area, name);
+      const st = await stat13(path).catch(() => void 0);
       if (!st) continue;
       const label = area === "blobs/sha256" && names.has(name) ? `${name.slice(0, 12)}\u2026 ${names.get(name)}` : name;
       entries.push({ area: area.split("/")[0], name: label, path, bytes: st.isDirectory() ? await diskUsage(path) : st.size, mtimeMs: st.mtimeMs });
@@ -3813,8 +3890,8 @@ var cacheCommand = {
 };
 
 // lib/commands/kernel.ts
-import { copyFile as copyFile2, mkdir as mkdir5, mkdtemp as mkdtemp4, readFile as readFile13, rm as rm13, stat as stat14 } from "node:fs/promises";
-import { join as join23, resolve as resolve11 } from "node:path";
+import { copyFile as copyFile2, mkdir as mkdir5, mkdtemp as mkdtemp4, readFile as readFile14, rm as rm13, stat as stat15 } from "node:fs/promises";
+import { join as join25, resolve as resolve11 } from "node:path";
 
 // lib/dot-config.ts
 var ConfigFragmentError = class extends MicroforgeError {
@@ -3880,17 +3957,64 @@ function parseOverride(text2) {
 // lib/kernel-build.ts
 import { createHash as createHash8 } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { copyFile, readFile as readFile12, readlink, rename as rename9, rm as rm12, stat as stat13, writeFile as writeFile6 } from "node:fs/promises";
+import { copyFile, readFile as readFile13, readlink, rename as rename9, rm as rm12, stat as stat14, writeFile as writeFile6 } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { join as join22 } from "node:path";
+import { join as join24 } from "node:path";
+
+// lib/build-estimate.ts
+import { readFile as readFile10 } from "node:fs/promises";
+import { join as join21 } from "node:path";
+var TYPICAL_STEPS = [
+  { version: "6.1.192", steps: 1340, compiled: 881, yes: 476 },
+  { version: "6.12.118", steps: 1451, compiled: 939, yes: 514 }
+];
+var COMPILED_PER_YES = 5;
+var KEEP2 = 200;
+function parts(version) {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(version);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : [0, 0, 0];
+}
+function distance2(a, b) {
+  const [x, y] = [parts(a), parts(b)];
+  return [Math.abs(x[0] * 100 + x[1] - (y[0] * 100 + y[1])), Math.abs(x[2] - y[2])];
+}
+function chooseEstimate(target, records, typical = TYPICAL_STEPS) {
+  const same2 = records.find((r2) => r2.version === target.version && r2.configHash === target.configHash);
+  if (same2) return { compiled: same2.compiled, exact: true, from: `an earlier build of ${target.version} with this config` };
+  const yesGap = (r2) => target.yes !== void 0 && r2.yes !== void 0 ? Math.abs(target.yes - r2.yes) : Infinity;
+  const ranked = [...records.map((r2) => ({ r: r2, measured: false })), ...typical.map((r2) => ({ r: r2, measured: true }))].map((c) => ({ ...c, d: distance2(target.version, c.r.version), gap: yesGap(c.r) })).sort((a, b) => a.d[0] - b.d[0] || a.gap - b.gap || a.d[1] - b.d[1] || Number(a.measured) - Number(b.measured));
+  const best = ranked[0];
+  if (!best) return void 0;
+  const { r } = best;
+  const scaled = best.d[0] === 0 && target.yes !== void 0 && r.yes !== void 0 ? r.compiled + COMPILED_PER_YES * (target.yes - r.yes) : r.compiled;
+  const from = best.measured ? `a typical build of ${r.version}` : `an earlier build of ${r.version}${r.version === target.version ? " with another config" : ""}`;
+  return { compiled: Math.round(Math.min(2 * r.compiled, Math.max(r.compiled / 2, scaled))), exact: false, from };
+}
+function stepRecordsPath(root) {
+  return join21(root, "host", "build-steps.json");
+}
+async function readStepRecords(root) {
+  const data = await readFile10(stepRecordsPath(root), "utf8").then(JSON.parse).catch(() => void 0);
+  const builds = Array.isArray(data?.builds) ? data.builds : [];
+  const count = (n2) => Number.isInteger(n2) && n2 > 0;
+  return builds.filter((b) => typeof b?.version === "string" && count(b.steps) && count(b.compiled));
+}
+async function recordBuildSteps(root, record) {
+  const others = (await readStepRecords(root)).filter((r) => !(r.version === record.version && r.configHash === record.configHash));
+  const builds = [...others, record].slice(-KEEP2);
+  await writeFileAtomic(stepRecordsPath(root), JSON.stringify({ builds }, null, 2) + "\n");
+}
+async function estimateSteps(root, target) {
+  return chooseEstimate(target, await readStepRecords(root));
+}
 
 // lib/kernel-config.ts
-import { mkdir as mkdir4, readFile as readFile11, writeFile as writeFile5 } from "node:fs/promises";
-import { join as join21 } from "node:path";
+import { mkdir as mkdir4, readFile as readFile12, writeFile as writeFile5 } from "node:fs/promises";
+import { join as join23 } from "node:path";
 
 // lib/kconfig-deps.ts
-import { readFile as readFile10 } from "node:fs/promises";
-import { join as join20 } from "node:path";
+import { readFile as readFile11 } from "node:fs/promises";
+import { join as join22 } from "node:path";
 var NOT_DEFINED = "not defined in this kernel's Kconfig files (misspelled, or renamed in this version?)";
 var quoted = (s) => /^"((?:[^"\\]|\\.)*)"/.exec(s)?.[1] ?? /^'([^']*)'/.exec(s)?.[1];
 function stripComment(line) {
@@ -4024,9 +4148,9 @@ async function indexTree(tree, arch) {
   const files = /* @__PURE__ */ new Map();
   const resolve16 = (p) => p.replace(/\$\((?:SRCARCH|ARCH)\)/g, arch);
   try {
-    files.set("Kconfig", parseKconfigFile(await readFile10(join20(tree, "Kconfig"), "utf8")));
+    files.set("Kconfig", parseKconfigFile(await readFile11(join22(tree, "Kconfig"), "utf8")));
   } catch (err) {
-    throw new MicroforgeError(`Cannot read ${join20(tree, "Kconfig")}: ${err.message}`, "check that the path is an extracted kernel source tree", { cause: err });
+    throw new MicroforgeError(`Cannot read ${join22(tree, "Kconfig")}: ${err.message}`, "check that the path is an extracted kernel source tree", { cause: err });
   }
   let level = ["Kconfig"];
   while (level.length) {
@@ -4041,7 +4165,7 @@ async function indexTree(tree, arch) {
     level = [...next];
     for (let i = 0; i < level.length; i += 64) {
       await Promise.all(level.slice(i, i + 64).map(async (f) => {
-        const text2 = await readFile10(join20(tree, f), "utf8").catch(() => "");
+        const text2 = await readFile11(join22(tree, f), "utf8").catch(() => "");
         files.set(f, parseKconfigFile(text2));
       }));
     }
@@ -4138,13 +4262,13 @@ function droppedSymbols(requested, actual) {
 }
 async function configureKernel(tree, buildDir, request, options = {}) {
   await mkdir4(buildDir, { recursive: true });
-  const fragment = join21(buildDir, "microforge.fragment");
+  const fragment = join23(buildDir, "microforge.fragment");
   await writeFile5(fragment, request.fragment);
   await (options.run ?? runCommand)(["make", "-C", tree, `O=${buildDir}`, `KCONFIG_ALLCONFIG=${fragment}`, "allnoconfig"], {
     env: options.env,
     hint: "the kernel's configuration step failed; check the fragment's syntax"
   });
-  const config = await readFile11(join21(buildDir, ".config"), "utf8");
+  const config = await readFile12(join23(buildDir, ".config"), "utf8");
   const actual = parseDotConfig(config);
   const dropped = droppedSymbols(request.requested, actual);
   if (dropped.length) {
@@ -4157,7 +4281,7 @@ async function configureKernel(tree, buildDir, request, options = {}) {
 }
 
 // lib/kernel-fragments.ts
-import { readFileSync as readFileSync4, statSync as statSync3 } from "node:fs";
+import { readFileSync as readFileSync4, statSync as statSync4 } from "node:fs";
 import semver4 from "semver";
 var FEATURES = {
   virtio: [],
@@ -4185,7 +4309,7 @@ function checkFragmentFile(file) {
   const hint = "check the path given with --config (a .config fragment, or an .ejs template of one)";
   let s;
   try {
-    s = statSync3(file);
+    s = statSync4(file);
   } catch (err) {
     const code2 = err.code;
     throw new ConfigFragmentError(`Config fragment ${file} ${code2 === "ENOENT" || code2 === "ENOTDIR" ? "does not exist" : `cannot be read: ${err.message}`}`, hint, { cause: err });
@@ -4221,42 +4345,105 @@ function kernelConfigRequest(options) {
 
 // lib/make-progress.ts
 var STEP = /^ {2}[A-Z][A-Z0-9_]{1,10} +\S/;
-function elapsed(ms2) {
-  const s = Math.round(ms2 / 1e3);
+var COMPILE = /^ {2}(HOST)?(CC|CXX|AS)( \[M\])? +\S/;
+var CLEAR = "\r\x1B[2K";
+var ETA_AFTER = { fraction: 0.03, ms: 1e4 };
+function formatDuration(ms2) {
+  const s = Math.max(0, Math.round(ms2 / 1e3));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, "0")}m`;
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+}
+function defaultRepeat(fn, ms2) {
+  const timer = setInterval(fn, ms2);
+  timer.unref?.();
+  return () => clearInterval(timer);
+}
+var TTY_FORMS = [
+  (s) => `${s.percent}  ${s.elapsed}${s.left ? `, ${s.left}` : ""}`,
+  (s) => `${s.percent}, ${s.left || s.elapsed}`
+];
+function fitLabel(head, room) {
+  if (head.length <= room) return head;
+  const cut = head.slice(0, Math.max(2, room - 1));
+  const word = head[cut.length] === " " || cut.lastIndexOf(" ") < 2 ? cut : cut.slice(0, cut.lastIndexOf(" "));
+  return `${word.trimEnd()}\u2026`;
 }
 function makeProgress(options) {
   const write2 = options.write ?? ((t) => process.stderr.write(t));
   const now = options.now ?? Date.now;
   const tty = options.tty ?? process.stderr.isTTY === true;
+  const width = (options.columns ?? (process.stderr.columns || 80)) - 1;
+  const expected = options.expected && options.expected.compiled > 0 ? options.expected : void 0;
+  const about = expected && !expected.exact ? "about " : "";
+  const head = `\u2022 ${options.label}`;
   const start2 = now();
   let steps = 0;
+  let compiled = 0;
   let partial = "";
   let lastPrint = start2;
-  const line = () => {
-    const pct2 = options.expected ? ` (~${Math.min(99, Math.floor(100 * steps / options.expected))}%)` : "";
-    return `\u2022 ${options.label}: ${steps} steps${pct2}, ${elapsed(now() - start2)}`;
+  let finished = false;
+  const status = () => {
+    const ms2 = now() - start2;
+    const elapsed = formatDuration(ms2);
+    if (!expected) return { percent: "", fraction: 0, count: `${steps} steps`, elapsed, left: "" };
+    const fraction = compiled / expected.compiled;
+    const percent = `${about}${Math.min(99, Math.floor(100 * fraction))}%`;
+    const total = `${expected.exact ? "" : "~"}${expected.compiled}`;
+    const count = compiled > expected.compiled ? `${compiled} files compiled, ${total} expected` : `${compiled} of ${total} files compiled`;
+    let left = "";
+    if (fraction >= 0.99) left = "finishing";
+    else if (fraction >= ETA_AFTER.fraction && ms2 >= ETA_AFTER.ms) left = `${about}${formatDuration(ms2 * (1 - fraction) / fraction)} left`;
+    return { percent, fraction: Math.min(fraction, 0.99), count, elapsed, left };
   };
-  const timer = tty && !options.quiet ? setInterval(() => write2(`\r\x1B[2K${line()}`), 250) : void 0;
-  if (!tty && !options.quiet) write2(`\u2022 ${options.label}: started
+  const plainLine = () => {
+    const s = status();
+    return `\u2022 ${options.label}: ${s.percent ? `${s.percent} (${s.count})` : s.count}, ${s.elapsed}${s.left ? `, ${s.left}` : ""}`;
+  };
+  const widest = { percent: `${about}99%`, fraction: 0, count: "", elapsed: "10m00s", left: `${about}10m00s left` };
+  const layout = expected && TTY_FORMS.map((form) => ({ form, cells: Math.min(30, width - head.length - form(widest).length - 4) })).find((l) => l.cells >= 10);
+  const ttyLine = () => {
+    const s = status();
+    if (layout) {
+      const full = Math.floor(s.fraction * layout.cells);
+      return `${head} [${"#".repeat(full)}${".".repeat(layout.cells - full)}] ${layout.form(s)}`.slice(0, width);
+    }
+    const tail = `: ${expected ? TTY_FORMS[1](s) : `${s.count}, ${s.elapsed}`}`;
+    return `${fitLabel(head, width - tail.length)}${tail}`.slice(0, width);
+  };
+  const stop = tty && !options.quiet ? (options.repeat ?? defaultRepeat)(() => write2(`${CLEAR}${ttyLine()}`), 250) : void 0;
+  if (tty && !options.quiet) write2(ttyLine());
+  if (!tty && !options.quiet) write2(`\u2022 ${options.label}: started${expected ? ` (${about}${expected.compiled} files to compile${expected.from ? `, going by ${expected.from}` : ""})` : ""}
 `);
   return {
     get steps() {
       return steps;
     },
+    get compiled() {
+      return compiled;
+    },
     feed(chunk) {
       const lines2 = (partial + chunk).split("\n");
       partial = lines2.pop() ?? "";
-      steps += lines2.filter((l) => STEP.test(l)).length;
+      for (const l of lines2) {
+        if (!STEP.test(l)) continue;
+        steps++;
+        if (COMPILE.test(l)) compiled++;
+      }
       if (!tty && !options.quiet && now() - lastPrint >= (options.every ?? 3e4)) {
         lastPrint = now();
-        write2(`${line()}
+        write2(`${plainLine()}
 `);
       }
     },
-    done() {
-      if (timer) clearInterval(timer);
-      if (!options.quiet) write2(`${tty ? "\r\x1B[2K" : ""}${line()}
+    done(ok = true) {
+      if (finished) return;
+      finished = true;
+      stop?.();
+      if (options.quiet) return;
+      const took = formatDuration(now() - start2);
+      const s = status();
+      const text2 = ok ? `\u2022 ${options.label}: ${expected ? `100%, ${compiled} files compiled, ` : ""}${steps} steps in ${took}` : `\u2022 ${options.label}: stopped at ${s.percent ? `${s.percent} (${s.count})` : s.count} after ${took}`;
+      write2(`${tty ? CLEAR : ""}${text2}
 `);
     }
   };
@@ -4289,10 +4476,10 @@ async function compilerVersion(run, env) {
   return r?.stdout.split("\n")[0] ?? "unknown";
 }
 async function readCached(dir, key) {
-  if (!await stat13(dir).then((s) => s.isDirectory(), () => false)) return {};
+  if (!await stat14(dir).then((s) => s.isDirectory(), () => false)) return {};
   let meta;
   try {
-    meta = JSON.parse(await readFile12(join22(dir, "build.json"), "utf8"));
+    meta = JSON.parse(await readFile13(join24(dir, "build.json"), "utf8"));
   } catch (err) {
     return { problem: err.code === "ENOENT" ? "build.json is missing" : "build.json is unreadable" };
   }
@@ -4300,23 +4487,23 @@ async function readCached(dir, key) {
   const pvh = meta.pvh === true && typeof meta.vmlinuxSha256 === "string";
   const artifacts = [["bzImage", meta.bzImageSha256], ["vmlinux", pvh ? meta.vmlinuxSha256 : void 0], ["config", void 0]];
   for (const [name, want] of artifacts) {
-    const got = await (want ? sha256File(join22(dir, name)) : stat13(join22(dir, name)).then(() => void 0)).catch((err) => err);
+    const got = await (want ? sha256File(join24(dir, name)) : stat14(join24(dir, name)).then(() => void 0)).catch((err) => err);
     if (got instanceof Error) return { problem: `${name} is ${got.code === "ENOENT" ? "missing" : `unreadable (${got.message})`}` };
     if (want && got !== want) return { problem: `${name} does not match its recorded sha256 (${String(got).slice(0, 12)}\u2026, expected ${want.slice(0, 12)}\u2026)` };
   }
-  const vmlinux = join22(dir, "vmlinux");
-  return { build: { ...meta, dir, bzImage: join22(dir, "bzImage"), vmlinux, bootImage: pvh ? vmlinux : join22(dir, "bzImage"), pvh, config: join22(dir, "config"), cached: true } };
+  const vmlinux = join24(dir, "vmlinux");
+  return { build: { ...meta, dir, bzImage: join24(dir, "bzImage"), vmlinux, bootImage: pvh ? vmlinux : join24(dir, "bzImage"), pvh, config: join24(dir, "config"), cached: true } };
 }
 function kernelBuildDir(key, env = process.env) {
-  return join22(cacheRoot(env), "build", key);
+  return join24(cacheRoot(env), "build", key);
 }
 var MAKE_RECORD = ".microforge-make.json";
 async function stopOrphanMake(buildDir) {
-  const record = await readFile12(join22(buildDir, MAKE_RECORD), "utf8").then(JSON.parse, () => void 0);
+  const record = await readFile13(join24(buildDir, MAKE_RECORD), "utf8").then(JSON.parse, () => void 0);
   const pid = record?.pid;
   if (typeof pid !== "number") return void 0;
   const members = await Promise.all(groupMembers(pid).map(async (p) => {
-    const cmdline = await readFile12(`/proc/${p}/cmdline`, "utf8").catch(() => "");
+    const cmdline = await readFile13(`/proc/${p}/cmdline`, "utf8").catch(() => "");
     const cwd = await readlink(`/proc/${p}/cwd`).catch(() => "");
     return cmdline.includes(buildDir) || cwd === buildDir || cwd.startsWith(`${buildDir}/`);
   }));
@@ -4342,7 +4529,7 @@ async function buildKernel(options) {
   const inputs = { format: BUILD_FORMAT, tarball: options.tarball.sha256, fragment: request.fragment, makeVars, compiler: await compilerVersion(run, buildEnv), target: "bzImage" };
   const key = createHash8("sha256").update(JSON.stringify(inputs)).digest("hex");
   const root = cacheRoot(env);
-  const dir = join22(root, "kernels", key);
+  const dir = join24(root, "kernels", key);
   const first = await readCached(dir, key);
   if (first.build) {
     log.step(`kernel ${version} (config ${first.build.configHash.slice(0, 12)}) from the cache`);
@@ -4365,50 +4552,60 @@ async function buildKernel(options) {
     const configured = await configureKernel(tree, buildDir, request, { run, env: buildEnv, allowDropped: options.allowDropped });
     for (const d of configured.dropped) log.warn(`CONFIG_${d.symbol}=${d.requested} was dropped (${d.actual})${d.why.length ? `: ${d.why.join("; ")}` : ""}`);
     const jobs = options.jobs ?? availableParallelism();
-    const logFile = join22(buildDir, "build.log");
-    const progress = makeProgress({ label: `building linux ${version} bzImage with ${jobs} jobs`, quiet: options.quiet });
+    const logFile = join24(buildDir, "build.log");
+    const configHash = createHash8("sha256").update(configured.config).digest("hex");
+    const incremental = await stat14(logFile).then(() => true, () => false);
+    const expected = incremental ? void 0 : await estimateSteps(root, { version, configHash, yes: configured.yes }).catch(() => void 0);
+    const progress = makeProgress({ label: `building linux ${version} (${jobs} jobs)`, expected, quiet: options.quiet });
     const logStream = createWriteStream(logFile);
+    const makeStarted = Date.now();
+    let made = false;
     try {
       await run(["make", "-C", tree, `O=${buildDir}`, `-j${jobs}`, ...makeVars, "bzImage"], {
         env: buildEnv,
         hint: `the full log is ${logFile}`,
-        onSpawn: (pid) => void writeFile6(join22(buildDir, MAKE_RECORD), JSON.stringify({ pid })).catch(() => void 0),
+        onSpawn: (pid) => void writeFile6(join24(buildDir, MAKE_RECORD), JSON.stringify({ pid })).catch(() => void 0),
         onOutput: (chunk, stream) => {
           if (stream === "stdout") progress.feed(chunk);
           logStream.write(chunk);
         }
       });
+      made = true;
     } finally {
-      progress.done();
+      progress.done(made);
       await new Promise((done) => logStream.end(done));
-      await rm12(join22(buildDir, MAKE_RECORD), { force: true });
+      await rm12(join24(buildDir, MAKE_RECORD), { force: true });
+    }
+    if (!incremental) {
+      const seconds2 = Math.round((Date.now() - makeStarted) / 1e3);
+      await recordBuildSteps(root, { version, configHash, steps: progress.steps, compiled: progress.compiled, yes: configured.yes, seconds: seconds2 }).catch(() => void 0);
     }
     const out = tempPathFor(dir);
     try {
       await ensureDir(out);
-      await copyFile(join22(buildDir, "arch/x86/boot/bzImage"), join22(out, "bzImage"));
-      await copyFile(join22(buildDir, "vmlinux"), join22(out, "vmlinux"));
-      await writeFile6(join22(out, "config"), configured.config);
-      await writeFile6(join22(out, "fragment.config"), request.fragment);
+      await copyFile(join24(buildDir, "arch/x86/boot/bzImage"), join24(out, "bzImage"));
+      await copyFile(join24(buildDir, "vmlinux"), join24(out, "vmlinux"));
+      await writeFile6(join24(out, "config"), configured.config);
+      await writeFile6(join24(out, "fragment.config"), request.fragment);
       const meta = {
         key,
         version,
-        configHash: createHash8("sha256").update(configured.config).digest("hex"),
-        bzImageSha256: await sha256File(join22(out, "bzImage")),
-        vmlinuxSha256: await sha256File(join22(out, "vmlinux")),
+        configHash,
+        bzImageSha256: await sha256File(join24(out, "bzImage")),
+        vmlinuxSha256: await sha256File(join24(out, "vmlinux")),
         pvh: /^CONFIG_PVH=y$/m.test(configured.config),
         seconds: Math.round((Date.now() - started) / 100) / 10,
         yes: configured.yes,
         steps: progress.steps,
         inputs
       };
-      await writeFile6(join22(out, "build.json"), JSON.stringify(meta, null, 2) + "\n");
+      await writeFile6(join24(out, "build.json"), JSON.stringify(meta, null, 2) + "\n");
       await rm12(dir, { recursive: true, force: true });
-      await ensureDir(join22(dir, ".."));
+      await ensureDir(join24(dir, ".."));
       await rename9(out, dir);
     } catch (err) {
       await rm12(out, { recursive: true, force: true });
-      const needs = await Promise.all(["arch/x86/boot/bzImage", "vmlinux"].map((f) => stat13(join22(buildDir, f)).then((s) => s.size, () => 0)));
+      const needs = await Promise.all(["arch/x86/boot/bzImage", "vmlinux"].map((f) => stat14(join24(buildDir, f)).then((s) => s.size, () => 0)));
       throw await writeError(err, dir, { env, needs: needs[0] + needs[1], what: `the kernel ${version} (bzImage and vmlinux)` });
     }
     const built = await readCached(dir, key);
@@ -4426,9 +4623,9 @@ var KernelTreeError = class extends MicroforgeError {
 };
 async function treeVersion(tree) {
   const hint = "pass the top directory of an extracted kernel (`microforge fetch kernel --extract` prints one)";
-  const s = await stat14(tree).catch(() => void 0);
+  const s = await stat15(tree).catch(() => void 0);
   if (!s?.isDirectory()) throw new KernelTreeError(`Kernel tree ${tree} ${s ? "is not a directory" : "does not exist"}`, hint);
-  const mk = await readFile13(join23(tree, "Makefile"), "utf8").catch(() => "");
+  const mk = await readFile14(join25(tree, "Makefile"), "utf8").catch(() => "");
   const f = (n2) => new RegExp(`^${n2} = (\\d*)`, "m").exec(mk)?.[1];
   if (!f("VERSION")) throw new KernelTreeError(`${tree} is not a kernel source tree (no VERSION in its Makefile)`, hint);
   return [f("VERSION"), f("PATCHLEVEL"), f("SUBLEVEL")].filter((x) => x !== void 0 && x !== "").join(".");
@@ -4464,8 +4661,8 @@ async function configCmd(args, common) {
     process.stdout.write(request.fragment);
     return 0;
   }
-  await mkdir5(join23(cacheRoot(), "tmp"), { recursive: true });
-  const work = await mkdtemp4(join23(cacheRoot(), "tmp", "config-"));
+  await mkdir5(join25(cacheRoot(), "tmp"), { recursive: true });
+  const work = await mkdtemp4(join25(cacheRoot(), "tmp", "config-"));
   try {
     const r = await configureKernel(tree, work, request, { env: reproducibleEnv(process.env), allowDropped: true });
     if (args.print) process.stdout.write(request.fragment + "\n");
@@ -4510,8 +4707,8 @@ async function buildCmd(args, common) {
   if (args.output) {
     const out = resolve11(args.output);
     await mkdir5(out, { recursive: true });
-    for (const name of ["bzImage", "vmlinux", "config"]) await copyFile2(paths[name], join23(out, name));
-    paths = { bzImage: join23(out, "bzImage"), vmlinux: join23(out, "vmlinux"), config: join23(out, "config") };
+    for (const name of ["bzImage", "vmlinux", "config"]) await copyFile2(paths[name], join25(out, name));
+    paths = { bzImage: join25(out, "bzImage"), vmlinux: join25(out, "vmlinux"), config: join25(out, "config") };
   }
   const boot = k.pvh ? paths.vmlinux : paths.bzImage;
   const result = { version: k.version, ...paths, boot, pvh: k.pvh, configHash: k.configHash, key: k.key, seconds: k.seconds, cached: k.cached, yes: k.yes };
@@ -4566,86 +4763,8 @@ var kernelCommand = {
 };
 
 // lib/commands/run.ts
-import { statSync as statSync4 } from "node:fs";
+import { statSync as statSync5 } from "node:fs";
 import { dirname as dirname6, resolve as resolve13 } from "node:path";
-
-// lib/vm-exec.ts
-import { spawn as spawn3 } from "node:child_process";
-import { mkdtemp as mkdtemp5, rm as rm14 } from "node:fs/promises";
-import { createServer } from "node:net";
-import { tmpdir as tmpdir3 } from "node:os";
-import { join as join24 } from "node:path";
-
-// lib/boot-phases.ts
-var PRINTK = /^\s*(?:<\d+>)?\[\s*(\d+(?:\.\d+)?)\s*\](?:\[\s*[CT]\d+\s*\])?\s?(.*)$/;
-var RUN_INIT = /Run \/init as init process/;
-var UNPACK_START = /^(?:Unpacking initramfs|Trying to unpack rootfs image as initramfs)/;
-var UNPACK_END = /^Freeing initrd memory/;
-var INITCALL = /^initcall (\S+?)(?:\+0x[\da-f]+\/0x[\da-f]+)?( \[\S+\])? returned -?\d+ after (\d+) usecs/;
-function parsePrintk(line) {
-  const m = PRINTK.exec(line.trimEnd());
-  return m ? { seconds: Number(m[1]), text: m[2] } : void 0;
-}
-function bootPhases(marks, printkLines = [], options = {}) {
-  const present = [marks.firstOutputMs, marks.runInitMs, marks.initMarkerMs, marks.commandStartMs, marks.commandEndMs].filter(isTime);
-  const end = isTime(marks.exitMs) ? marks.exitMs : Math.max(0, ...present);
-  if (!(end > 0)) return [];
-  const phases = [...hostPhases(marks, end), ...guestPhases(marks, printkLines, end, options.initcallThresholdMs ?? 10)];
-  return phases.sort((a, b) => a.startMs - b.startMs || a.depth - b.depth);
-}
-function isTime(ms2) {
-  return typeof ms2 === "number" && Number.isFinite(ms2) && ms2 >= 0;
-}
-function hostPhases(marks, end) {
-  const steps = [
-    { at: marks.firstOutputMs, name: "QEMU start + firmware" },
-    { at: marks.runInitMs, name: "kernel boot" },
-    { at: marks.initMarkerMs, name: "/init to banner" },
-    { at: marks.commandStartMs, name: "command setup", quiet: true },
-    { at: marks.commandEndMs ?? end, name: "command" },
-    { at: end, name: "shutdown" }
-  ];
-  const phases = [];
-  let from = 0;
-  let names = [];
-  for (const { at, name, quiet } of steps) {
-    if (!isTime(at) || at < from || at > end) {
-      if (!quiet) names.push(name);
-      continue;
-    }
-    names.push(name);
-    if (at > from) phases.push({ name: names.join(" + "), startMs: from, endMs: at, source: "host", depth: 0 });
-    names = [];
-    from = at;
-  }
-  return phases;
-}
-function guestPhases(marks, lines2, end, thresholdMs) {
-  const printk = [];
-  for (const line of lines2) {
-    const p = parsePrintk(line);
-    if (p) printk.push(p);
-  }
-  const anchor = printk.find((p) => RUN_INIT.test(p.text));
-  if (!anchor || !isTime(marks.runInitMs)) return [];
-  const toHost = (seconds2) => marks.runInitMs + (seconds2 - anchor.seconds) * 1e3;
-  const phases = [];
-  const add = (name, startMs, endMs) => {
-    const s = Math.max(0, startMs);
-    const e = Math.min(end, endMs);
-    if (e > s) phases.push({ name, startMs: s, endMs: e, source: "guest", depth: 1 });
-  };
-  const unpack = printk.find((p) => UNPACK_START.test(p.text));
-  const freed = unpack && printk.find((p) => p.seconds >= unpack.seconds && UNPACK_END.test(p.text));
-  if (unpack && freed) add("initramfs unpack", toHost(unpack.seconds), toHost(freed.seconds));
-  for (const p of printk) {
-    const m = INITCALL.exec(p.text);
-    if (!m) continue;
-    const ms2 = Number(m[3]) / 1e3;
-    if (ms2 >= thresholdMs) add(`initcall ${m[1]}${m[2] ?? ""}`, toHost(p.seconds) - ms2, toHost(p.seconds));
-  }
-  return phases;
-}
 
 // lib/svg-timeline.ts
 var PALETTE = ["#a6cee3", "#fdbf6f", "#b2df8a", "#fb9a99", "#cab2d6", "#ffff99", "#8dd3c7", "#fccde5"];
@@ -4773,6 +4892,84 @@ function swatch(y, fill) {
   return `<rect x="${PAD}" y="${n(y)}" width="12" height="12" fill="${fill}" stroke="#555" stroke-width="0.5"/>`;
 }
 
+// lib/vm-exec.ts
+import { spawn as spawn3 } from "node:child_process";
+import { mkdtemp as mkdtemp5, rm as rm14 } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir as tmpdir3 } from "node:os";
+import { join as join26 } from "node:path";
+
+// lib/boot-phases.ts
+var PRINTK = /^\s*(?:<\d+>)?\[\s*(\d+(?:\.\d+)?)\s*\](?:\[\s*[CT]\d+\s*\])?\s?(.*)$/;
+var RUN_INIT = /Run \/init as init process/;
+var UNPACK_START = /^(?:Unpacking initramfs|Trying to unpack rootfs image as initramfs)/;
+var UNPACK_END = /^Freeing initrd memory/;
+var INITCALL = /^initcall (\S+?)(?:\+0x[\da-f]+\/0x[\da-f]+)?( \[\S+\])? returned -?\d+ after (\d+) usecs/;
+function parsePrintk(line) {
+  const m = PRINTK.exec(line.trimEnd());
+  return m ? { seconds: Number(m[1]), text: m[2] } : void 0;
+}
+function bootPhases(marks, printkLines = [], options = {}) {
+  const present = [marks.firstOutputMs, marks.runInitMs, marks.initMarkerMs, marks.commandStartMs, marks.commandEndMs].filter(isTime);
+  const end = isTime(marks.exitMs) ? marks.exitMs : Math.max(0, ...present);
+  if (!(end > 0)) return [];
+  const phases = [...hostPhases(marks, end), ...guestPhases(marks, printkLines, end, options.initcallThresholdMs ?? 10)];
+  return phases.sort((a, b) => a.startMs - b.startMs || a.depth - b.depth);
+}
+function isTime(ms2) {
+  return typeof ms2 === "number" && Number.isFinite(ms2) && ms2 >= 0;
+}
+function hostPhases(marks, end) {
+  const steps = [
+    { at: marks.firstOutputMs, name: "QEMU start + firmware" },
+    { at: marks.runInitMs, name: "kernel boot" },
+    { at: marks.initMarkerMs, name: "/init to banner" },
+    { at: marks.commandStartMs, name: "command setup", quiet: true },
+    { at: marks.commandEndMs ?? end, name: "command" },
+    { at: end, name: "shutdown" }
+  ];
+  const phases = [];
+  let from = 0;
+  let names = [];
+  for (const { at, name, quiet } of steps) {
+    if (!isTime(at) || at < from || at > end) {
+      if (!quiet) names.push(name);
+      continue;
+    }
+    names.push(name);
+    if (at > from) phases.push({ name: names.join(" + "), startMs: from, endMs: at, source: "host", depth: 0 });
+    names = [];
+    from = at;
+  }
+  return phases;
+}
+function guestPhases(marks, lines2, end, thresholdMs) {
+  const printk = [];
+  for (const line of lines2) {
+    const p = parsePrintk(line);
+    if (p) printk.push(p);
+  }
+  const anchor = printk.find((p) => RUN_INIT.test(p.text));
+  if (!anchor || !isTime(marks.runInitMs)) return [];
+  const toHost = (seconds2) => marks.runInitMs + (seconds2 - anchor.seconds) * 1e3;
+  const phases = [];
+  const add = (name, startMs, endMs) => {
+    const s = Math.max(0, startMs);
+    const e = Math.min(end, endMs);
+    if (e > s) phases.push({ name, startMs: s, endMs: e, source: "guest", depth: 1 });
+  };
+  const unpack = printk.find((p) => UNPACK_START.test(p.text));
+  const freed = unpack && printk.find((p) => p.seconds >= unpack.seconds && UNPACK_END.test(p.text));
+  if (unpack && freed) add("initramfs unpack", toHost(unpack.seconds), toHost(freed.seconds));
+  for (const p of printk) {
+    const m = INITCALL.exec(p.text);
+    if (!m) continue;
+    const ms2 = Number(m[3]) / 1e3;
+    if (ms2 >= thresholdMs) add(`initcall ${m[1]}${m[2] ?? ""}`, toHost(p.seconds) - ms2, toHost(p.seconds));
+  }
+  return phases;
+}
+
 // lib/boot-timeline.ts
 function printkCollector(max = 2e4) {
   const lines2 = [];
@@ -4780,10 +4977,10 @@ function printkCollector(max = 2e4) {
   return {
     lines: lines2,
     feed(chunk) {
-      const parts = (partial + chunk).split("\n");
-      partial = parts.pop() ?? "";
+      const parts2 = (partial + chunk).split("\n");
+      partial = parts2.pop() ?? "";
       if (partial.length > 4096) partial = "";
-      for (const l of parts) if (l.startsWith("[") && lines2.length < max) lines2.push(l);
+      for (const l of parts2) if (l.startsWith("[") && lines2.length < max) lines2.push(l);
     }
   };
 }
@@ -4818,10 +5015,10 @@ function watchConsole(banner, start2, o = {}) {
       if (!chunk.length) return;
       sawOutput = true;
       if (timings.firstOutputMs === void 0 && !o.quietKernel) timings.firstOutputMs = at();
-      const parts = (partial + chunk).split(/\r?\n/);
-      partial = parts.pop() ?? "";
+      const parts2 = (partial + chunk).split(/\r?\n/);
+      partial = parts2.pop() ?? "";
       if (partial.length > 4096) partial = partial.slice(-4096);
-      for (const line of parts) {
+      for (const line of parts2) {
         if (timings.runInitMs === void 0 && /Run \/init as init process/.test(line)) timings.runInitMs = at();
         if (timings.initMarkerMs === void 0 && line.includes(banner)) timings.initMarkerMs = at();
         if (timings.commandEndMs === void 0 && timings.initMarkerMs !== void 0 && line.startsWith(exitMarker)) timings.commandEndMs = at();
@@ -4929,13 +5126,13 @@ var PortReaders = class {
 };
 async function execInVm(vm, command, options = {}) {
   if (!command.length) throw new MicroforgeError("No command to run in the VM", "pass one after --, e.g. `microforge run -- uname -a`");
-  const dir = await mkdtemp5(join24(tmpdir3(), "mf-"));
+  const dir = await mkdtemp5(join26(tmpdir3(), "mf-"));
   const servers = [];
   try {
     const sockets = {};
     const ports = [];
     for (const name of PORTS) {
-      const path = join24(dir, name);
+      const path = join26(dir, name);
       const { server, socket } = await listen(path);
       servers.push(server);
       sockets[name] = socket;
@@ -4947,8 +5144,9 @@ async function execInVm(vm, command, options = {}) {
     const start2 = Date.now();
     const watch = watchConsole(options.banner ?? "microforge: /init started", start2, { quietKernel: quiet });
     const printk = printkCollector(timings ? void 0 : 0);
-    const child = spawn3(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: true });
-    const unregister = killOnExit(child);
+    const [program, ...args] = diesWithUs(argv);
+    const child = spawn3(program, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const unregister = killOnExit(child, true, { name: argv[0].split("/").pop() });
     let qemuErr = "";
     child.stdout.setEncoding("utf8").on("data", (d) => {
       watch.feed(d);
@@ -5030,8 +5228,9 @@ async function runInteractive(vm) {
   const argv = vm.toArgv();
   const restore = saveTerminal();
   const unhook = restore ? onExitOrSignal(() => (restore(), "restored the terminal settings")) : () => false;
-  const child = spawn4(argv[0], argv.slice(1), { stdio: "inherit" });
-  const untrack = killOnExit(child, false);
+  const [program, ...args] = diesWithUs(argv);
+  const child = spawn4(program, args, { stdio: "inherit" });
+  const untrack = killOnExit(child, false, { name: argv[0].split("/").pop() });
   try {
     return await new Promise((res, rej) => {
       child.once("error", rej);
@@ -5044,8 +5243,28 @@ async function runInteractive(vm) {
   }
 }
 
+// lib/vm-start.ts
+var NO_TIMEOUT_MS = 2 ** 31 - 1;
+var PIPED_SHELL = ["sh"];
+async function startVm(vm, command = [], options = {}) {
+  const { tty = Boolean(process.stdin.isTTY), onResult, report = (l) => void process.stderr.write(l), ...exec } = options;
+  if (!command.length && tty) return await runInteractive(vm);
+  const piped = !command.length;
+  const stdin = exec.stdin !== void 0 ? exec.stdin : tty ? null : process.stdin;
+  try {
+    const r = await execInVm(vm, piped ? PIPED_SHELL : command, { ...exec, stdin, timeoutMs: exec.timeoutMs ?? (piped ? NO_TIMEOUT_MS : void 0) });
+    onResult?.(r);
+    return r.exitCode;
+  } catch (err) {
+    if (!(err instanceof MicroforgeError)) throw err;
+    report(`microforge: ${err.message}
+`);
+    return err.exitCode === 1 ? 255 : err.exitCode;
+  }
+}
+
 // lib/vm-prepare.ts
-import { readFile as readFile14, stat as stat15 } from "node:fs/promises";
+import { readFile as readFile15, stat as stat16 } from "node:fs/promises";
 import { dirname as dirname5 } from "node:path";
 
 // lib/accel.ts
@@ -5244,18 +5463,18 @@ var MicroVM = class _MicroVM {
 
 // lib/vm-prepare.ts
 async function hasAcpi(k) {
-  return /^CONFIG_ACPI=y$/m.test(await readFile14(k.config, "utf8").catch(() => ""));
+  return /^CONFIG_ACPI=y$/m.test(await readFile15(k.config, "utf8").catch(() => ""));
 }
 function kindOf(s) {
   return s.isFile() ? "a file" : s.isDirectory() ? "a directory" : s.isFIFO() ? "a FIFO" : s.isSocket() ? "a socket" : s.isCharacterDevice() ? "a character device" : s.isBlockDevice() ? "a block device" : "not a regular file";
 }
 async function missing(path) {
   let gone = path;
-  for (let up = dirname5(path); up !== gone && !await stat15(up).then(() => true, () => false); up = dirname5(up)) gone = up;
+  for (let up = dirname5(path); up !== gone && !await stat16(up).then(() => true, () => false); up = dirname5(up)) gone = up;
   return gone === path ? `${path} does not exist` : `${path} does not exist (there is no ${gone})`;
 }
 async function checkPath(path, what, want, hint) {
-  const s = await stat15(path).catch((err) => err);
+  const s = await stat16(path).catch((err) => err);
   if (s instanceof Error) {
     const why = s.code === "ENOENT" || s.code === "ENOTDIR" ? await missing(path) : `${path} cannot be read: ${s.message}`;
     throw new VmSpecError(`${what} ${why}`, hint);
@@ -5285,7 +5504,9 @@ async function prepareVm(o = {}) {
   const bios = await findQbootOrThrow(qemu, { env });
   const kernel = typeof o.kernel === "string" ? o.kernel : o.kernel ?? await defaultKernel({ ...o, log });
   const kernelAcpi = typeof kernel === "string" ? o.kernelAcpi ?? false : await hasAcpi(kernel);
-  const initrd = typeof o.initrd === "string" ? o.initrd : o.initrd ?? await initramfs({ log, env, gzip: false });
+  if (o.command?.length && o.initrd) throw new VmSpecError("A command to bake into /init needs microforge's own initramfs, not the one given", "leave out --initrd, or put the command into your own image's /init");
+  const init = o.command?.length ? { vars: { command: [...o.command], interactiveShell: false } } : void 0;
+  const initrd = typeof o.initrd === "string" ? o.initrd : o.initrd ?? await initramfs({ log, env, gzip: false, init });
   const accel2 = await chooseAccel(o.accel ?? (env.MICROFORGE_ACCEL || "auto"), { qemu, log });
   const shares = (o.shares ?? []).map((s, i) => {
     const mountpoint = s.mountpoint ?? (i === 0 ? "/mnt/share" : `/mnt/share${i}`);
@@ -5350,11 +5571,11 @@ function machine(list) {
   return props;
 }
 function share(spec) {
-  const parts = spec.split(":");
-  const readonly = parts[parts.length - 1] === "ro";
-  if (readonly) parts.pop();
-  const [path, mountpoint] = parts;
-  if (!path || parts.length > 2 || mountpoint === "") throw new UsageError(`Invalid --share ${spec}`, "use --share DIR[:GUESTDIR][:ro]");
+  const parts2 = spec.split(":");
+  const readonly = parts2[parts2.length - 1] === "ro";
+  if (readonly) parts2.pop();
+  const [path, mountpoint] = parts2;
+  if (!path || parts2.length > 2 || mountpoint === "") throw new UsageError(`Invalid --share ${spec}`, "use --share DIR[:GUESTDIR][:ro]");
   return { path, mountpoint, readonly };
 }
 function disk(spec) {
@@ -5414,7 +5635,7 @@ var runCommand2 = {
   usage: "[options] [-- CMD ARGS...]",
   flags: [
     ...vmFlags,
-    { name: "timeout", type: "string", default: "120", description: "scripted runs: stop the VM after this many seconds (exit 124)" },
+    { name: "timeout", type: "string", description: "stop the VM after this many seconds, exit 124 (default 120 for -- CMD; none for a shell fed from a pipe)" },
     { name: "timings", type: "boolean", description: "print a table of boot phases (QEMU start, kernel, /init, command, shutdown); turns off the kernel's quiet" },
     { name: "timeline", type: "string", description: "write the boot phases as an SVG chart to this file" },
     { name: "verbose", alias: "v", type: "boolean", description: "scripted runs: show the kernel console on stderr" },
@@ -5422,40 +5643,29 @@ var runCommand2 = {
   ],
   async run(args) {
     const log = stderrLogger({ quiet: args.quiet });
-    const timeout = /^\s*\d+(\.\d+)?\s*$/.test(String(args.timeout)) ? Number(args.timeout) : Number.NaN;
-    if (!(timeout > 0 && timeout * 1e3 <= MAX_TIMER_MS)) throw new UsageError(`Invalid --timeout ${JSON.stringify(args.timeout)}`, `pass a number of seconds from 0.001 to ${Math.floor(MAX_TIMER_MS / 1e3)}`);
+    const timeout = args.timeout === void 0 ? args._.length ? 120 : void 0 : /^\s*\d+(\.\d+)?\s*$/.test(String(args.timeout)) ? Number(args.timeout) : Number.NaN;
+    if (timeout !== void 0 && !(timeout > 0 && timeout * 1e3 <= MAX_TIMER_MS)) throw new UsageError(`Invalid --timeout ${JSON.stringify(args.timeout)}`, `pass a number of seconds from 0.001 to ${Math.floor(MAX_TIMER_MS / 1e3)}`);
     if (args.timeline !== void 0) {
       const dir = dirname6(resolve13(args.timeline));
       let isDir = false;
       try {
-        isDir = statSync4(dir).isDirectory();
+        isDir = statSync5(dir).isDirectory();
       } catch {
       }
       if (!isDir) throw new UsageError(`Cannot write --timeline ${args.timeline}: there is no directory ${dir}`, "create the directory first, or write the SVG elsewhere");
     }
     const vm = await prepareVm({ ...vmOptions(args), log, quiet: args.quiet });
-    if (!args._.length) {
-      log.step("booting; exit the shell (or press Ctrl-A X) to stop the VM");
-      return await runInteractive(vm);
-    }
-    const stdin = process.stdin.isTTY ? null : process.stdin;
-    try {
-      const r = await execInVm(vm, args._, {
-        stdin,
-        timeoutMs: timeout * 1e3,
-        timings: args.timings,
-        timeline: args.timeline,
-        console: args.verbose ? (c) => process.stderr.write(c) : void 0
-      });
-      if (args.timings) process.stderr.write(renderTimelineTable(r.phases, r.timings.exitMs ?? 0));
-      if (args.timeline) log.step(`boot timeline written to ${args.timeline}`);
-      return r.exitCode;
-    } catch (err) {
-      if (err instanceof BootTimeoutError || !(err instanceof MicroforgeError)) throw err;
-      process.stderr.write(`microforge: ${err.message}
-`);
-      return err.exitCode === 1 ? 255 : err.exitCode;
-    }
+    if (!args._.length) log.step(process.stdin.isTTY ? "booting; exit the shell (or press Ctrl-A X) to stop the VM" : "booting; stdin is not a terminal, so it is the guest shell's input (EOF ends the VM)");
+    return await startVm(vm, args._, {
+      timeoutMs: timeout === void 0 ? void 0 : timeout * 1e3,
+      timings: args.timings,
+      timeline: args.timeline,
+      console: args.verbose ? (c) => process.stderr.write(c) : void 0,
+      onResult(r) {
+        if (args.timings) process.stderr.write(renderTimelineTable(r.phases, r.timings.exitMs ?? 0));
+        if (args.timeline) log.step(`boot timeline written to ${args.timeline}`);
+      }
+    });
   }
 };
 
@@ -5486,12 +5696,31 @@ function formatScript(argv, comments = []) {
   return `#!/bin/sh
 ${header}exec ${formatCommand(argv)}`;
 }
+function formatStatusScript(argv, marker, comments = []) {
+  const header = commentLines(["Generated by microforge.", ...comments, `Exits with the command's status, read from the console line ${marker}N.`]);
+  if (!/^[\w:=-]+$/.test(marker)) throw new Error(`Exit marker ${JSON.stringify(marker)} must be letters, digits and - _ : =`);
+  const m = marker;
+  return `#!/bin/sh
+${header}out=$(mktemp) || exit 1
+trap 'rm -f "$out"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+${formatCommand(argv).trimEnd()} </dev/null | tee "$out"
+status=$(sed -n 's/^${m}\\([0-9][0-9]*\\).*/\\1/p' "$out" | tail -n 1)
+if [ -z "$status" ]; then
+  echo "microforge: the VM ended without printing the command's exit status" >&2
+  exit 255
+fi
+exit "$status"
+`;
+}
 
 // lib/commands/emit.ts
+var EXIT_MARKER = defaultInitVars().exitMarker;
 var emitCommand = {
   name: "emit",
   summary: "Print the QEMU command that boots the VM (copy it into a shell), or a script",
-  usage: "[options] [--one-line | --script]",
+  usage: "[options] [--one-line | --script] [-- CMD ARGS...]",
   flags: [
     ...vmFlags,
     { name: "one-line", type: "boolean", description: "print it on one line" },
@@ -5499,14 +5728,17 @@ var emitCommand = {
     { name: "quiet", alias: "q", type: "boolean", description: "no progress output" }
   ],
   async run(args) {
-    const vm = await prepareVm({ ...vmOptions(args), log: stderrLogger({ quiet: args.quiet }), quiet: args.quiet });
+    const command = args._;
+    const prepared = await prepareVm({ ...vmOptions(args), command, log: stderrLogger({ quiet: args.quiet }), quiet: args.quiet });
+    const vm = command.length ? prepared.with({ quiet: true }) : prepared;
     const comments = [
       vm.spec.accel === "kvm" ? "KVM: rtc=off (the guest has kvmclock; the RTC probe would only cost time)." : "TCG: the RTC stays on; with rtc=off and no kvmclock the kernel stalls up to 1 s looking for it.",
       ...vm.spec.kernelAcpi ? [] : ["The kernel has no ACPI: machine acpi=off makes QEMU pass virtio-mmio devices on the kernel command line."],
-      "Ctrl-A X quits; exiting the guest shell powers the VM off (reboot=t with -no-reboot)."
+      command.length ? `/init runs ${shellJoin(command)} on the console, prints ${EXIT_MARKER}<status> and powers the VM off (reboot=t with -no-reboot).` : "Ctrl-A X quits; exiting the guest shell powers the VM off (reboot=t with -no-reboot)."
     ];
     const argv = vm.toArgv();
-    process.stdout.write(args.script ? formatScript(argv, comments) : formatCommand(argv, { oneLine: args["one-line"], comments }));
+    const script = command.length ? formatStatusScript(argv, EXIT_MARKER, comments) : formatScript(argv, comments);
+    process.stdout.write(args.script ? script : formatCommand(argv, { oneLine: args["one-line"], comments }));
     return 0;
   }
 };
@@ -5554,8 +5786,8 @@ initrd  ${out.initrd} (busybox ${out.busybox})
 import { basename as basename4, resolve as resolve15 } from "node:path";
 
 // lib/ask.ts
-import { readFile as readFile15 } from "node:fs/promises";
-import { join as join25 } from "node:path";
+import { readFile as readFile16 } from "node:fs/promises";
+import { join as join27 } from "node:path";
 var kebab = (name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 var envName = (name) => `MICROFORGE_${kebab(name).replaceAll("-", "_").toUpperCase()}`;
 function coerce(name, def, raw) {
@@ -5609,8 +5841,8 @@ async function ask(defs, ctx = {}) {
   const log = ctx.log ?? stderrLogger();
   const interactive = ctx.interactive ?? (process.stdin.isTTY === true && !argv.yes && env.CI !== "true");
   let prompts = ctx.prompts;
-  const savedFile = ctx.dir ? join25(ctx.dir, "microforge.options.json") : void 0;
-  const saved = savedFile ? await readFile15(savedFile, "utf8").then(JSON.parse, () => ({})) : {};
+  const savedFile = ctx.dir ? join27(ctx.dir, "microforge.options.json") : void 0;
+  const saved = savedFile ? await readFile16(savedFile, "utf8").then(JSON.parse, () => ({})) : {};
   const answers = {};
   const asked = [];
   for (const [name, def] of Object.entries(defs)) {
@@ -5662,7 +5894,7 @@ async function promptFor(name, def, p) {
 import { existsSync as existsSync3, readdirSync as readdirSync2, readFileSync as readFileSync6 } from "node:fs";
 import { randomBytes as randomBytes2 } from "node:crypto";
 import { mkdir as mkdir6, readdir as readdir6, rename as rename10, rm as rm15, rmdir, writeFile as writeFile7 } from "node:fs/promises";
-import { basename as basename3, dirname as dirname7, join as join26, relative as relative2, resolve as resolve14 } from "node:path";
+import { basename as basename3, dirname as dirname7, join as join28, relative as relative2, resolve as resolve14 } from "node:path";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 var microforgeRoot = resolve14(dirname7(fileURLToPath3(import.meta.url)), "..");
 var SCAFFOLD_FEATURES = ["net", "share", "disk"];
@@ -5675,23 +5907,93 @@ var SCAFFOLD_DEFAULTS = {
   mode: "shell",
   command: "uname -a"
 };
+var readJson = (path) => {
+  try {
+    return JSON.parse(readFileSync6(path, "utf8"));
+  } catch {
+    return void 0;
+  }
+};
+function lockResolve(packages, from, name) {
+  for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf("/node_modules/")))) {
+    const path = `${dir ? `${dir}/` : ""}node_modules/${name}`;
+    if (packages[path]) return path;
+    if (!dir) return void 0;
+  }
+}
+function lockClosure(packages, start2) {
+  const required = /* @__PURE__ */ new Set();
+  const reached = /* @__PURE__ */ new Set();
+  const walk = (path, optional) => {
+    if ((optional ? reached : required).has(path)) return true;
+    reached.add(path);
+    if (!optional) required.add(path);
+    const e = packages[path];
+    const edges = [
+      ...Object.keys(e.dependencies ?? {}).map((n2) => [n2, optional]),
+      ...Object.keys(e.peerDependencies ?? {}).map((n2) => [n2, optional || e.peerDependenciesMeta?.[n2]?.optional === true]),
+      ...Object.keys(e.optionalDependencies ?? {}).map((n2) => [n2, true])
+    ];
+    return edges.every(([name, opt]) => {
+      const dep = lockResolve(packages, path, name);
+      return dep ? walk(dep, opt) : opt;
+    });
+  };
+  if (!packages[start2] || !walk(start2, false)) return void 0;
+  return Object.fromEntries([...reached].map((path) => {
+    const { dev: _d, devOptional: _o, peer: _p, extraneous: _e, ...entry } = packages[path];
+    if (required.has(path)) delete entry.optional;
+    else entry.optional = true;
+    return [path, entry];
+  }));
+}
+function installedTsx(root = microforgeRoot) {
+  const version = readJson(join28(root, "node_modules", "tsx", "package.json"))?.version;
+  if (typeof version !== "string") return void 0;
+  for (const file of [join28(root, "package-lock.json"), join28(root, "node_modules", ".package-lock.json")]) {
+    const packages = readJson(file)?.packages;
+    if (packages?.["node_modules/tsx"]?.version !== version) continue;
+    const needed = lockClosure(packages, "node_modules/tsx");
+    if (needed) return { version, packages: needed };
+  }
+  return { version };
+}
+var pick = (pkg, keys) => Object.fromEntries(keys.filter((k) => pkg[k] !== void 0).map((k) => [k, pkg[k]]));
+function projectLock(pkg, link2, microforgePkg, tsxPackages) {
+  const modules = { "node_modules/microforge": { resolved: link2, link: true }, ...tsxPackages };
+  const sorted = Object.keys(modules).sort((a, b) => a.localeCompare(b, "en")).map((k) => [k, modules[k]]);
+  const target = pick(microforgePkg, ["name", "version", "license", "dependencies", "optionalDependencies", "peerDependencies", "bin", "devDependencies", "engines"]);
+  const packages = { "": pick(pkg, ["name", "version", "dependencies"]), [link2]: target, ...Object.fromEntries(sorted) };
+  return `${JSON.stringify({ name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages }, null, 2)}
+`;
+}
 function templateFiles(dir, prefix = "") {
-  return readdirSync2(join26(dir, prefix), { withFileTypes: true }).flatMap((e) => e.isDirectory() ? templateFiles(dir, join26(prefix, e.name)) : e.name.endsWith(".ejs") ? [join26(prefix, e.name)] : []).sort();
+  return readdirSync2(join28(dir, prefix), { withFileTypes: true }).flatMap((e) => e.isDirectory() ? templateFiles(dir, join28(prefix, e.name)) : e.name.endsWith(".ejs") ? [join28(prefix, e.name)] : []).sort();
 }
 function scaffoldFiles(answers, options = {}) {
   const root = resolve14(options.microforgeRoot ?? microforgeRoot);
-  const own = JSON.parse(readFileSync6(join26(microforgeRoot, "package.json"), "utf8"));
-  const init = readFileSync6(join26(microforgeRoot, "templates", "init.sh.ejs"), "utf8");
+  const own = readJson(join28(microforgeRoot, "package.json"));
+  const tsx = options.tsx === void 0 ? installedTsx() : options.tsx ?? void 0;
+  const init = readFileSync6(join28(microforgeRoot, "templates", "init.sh.ejs"), "utf8");
   const newline = init.indexOf("\n") + 1;
+  const noScripts = Object.entries(tsx?.packages ?? {}).filter(([, e]) => e.hasInstallScript).map(([path]) => path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length));
   const vars = {
     ...answers,
     microforgeRoot: root,
-    tsxVersion: own.dependencies?.tsx ?? "^4",
+    tsxVersion: tsx?.version ?? own.dependencies?.tsx ?? "^4",
+    allowScripts: Object.fromEntries(noScripts.sort().map((name) => [name, false])),
     builtinInit: { shebang: init.slice(0, newline), body: init.slice(newline) },
-    js: (v) => JSON.stringify(v)
+    /** JSON; with `indent`, pretty-printed for a value nested that deep in a 2-space file. */
+    js: (v, indent = 0) => indent ? JSON.stringify(v, null, 2).replaceAll("\n", `
+${" ".repeat(indent)}`) : JSON.stringify(v)
   };
-  const dir = join26(microforgeRoot, "templates", "scaffold");
-  return Object.fromEntries(templateFiles(dir).map((file) => [file.slice(0, -".ejs".length), renderTemplate(join26(dir, file), vars)]));
+  const dir = join28(microforgeRoot, "templates", "scaffold");
+  const files = Object.fromEntries(templateFiles(dir).map((file) => [file.slice(0, -".ejs".length), renderTemplate(join28(dir, file), vars)]));
+  if (tsx?.packages) {
+    const link2 = relative2(resolve14(options.dir ?? "."), root);
+    files["package-lock.json"] = projectLock(JSON.parse(files["package.json"]), link2, own, tsx.packages);
+  }
+  return files;
 }
 async function isNonEmptyDir(dir) {
   return (await readdir6(dir).catch(() => [])).length > 0;
@@ -5703,21 +6005,21 @@ var modeOf = (path, content) => content.startsWith("#!") && !path.endsWith(".ejs
 async function writeScaffold(dir, files, options = {}) {
   const target = resolve14(dir);
   for (const path of Object.keys(files)) {
-    const rel = relative2(target, join26(target, path));
+    const rel = relative2(target, join28(target, path));
     if (rel.startsWith("..") || rel === "" || path.startsWith("/")) throw new UsageError(`Refusing to write ${path} outside ${target}`, "scaffold paths must be relative");
   }
   if (await isNonEmptyDir(target)) {
     if (!options.force) throw notEmptyError(target);
-    for (const [path, content] of Object.entries(files)) await writeFileAtomic(join26(target, path), content, modeOf(path, content));
+    for (const [path, content] of Object.entries(files)) await writeFileAtomic(join28(target, path), content, modeOf(path, content));
     return;
   }
   await mkdir6(dirname7(target), { recursive: true });
-  const staging = join26(dirname7(target), `.${basename3(target)}.new-${process.pid}-${randomBytes2(4).toString("hex")}`);
+  const staging = join28(dirname7(target), `.${basename3(target)}.new-${process.pid}-${randomBytes2(4).toString("hex")}`);
   await mkdir6(staging);
   try {
     for (const [path, content] of Object.entries(files)) {
-      await mkdir6(dirname7(join26(staging, path)), { recursive: true });
-      await writeFile7(join26(staging, path), content, { mode: modeOf(path, content) });
+      await mkdir6(dirname7(join28(staging, path)), { recursive: true });
+      await writeFile7(join28(staging, path), content, { mode: modeOf(path, content) });
     }
     if (existsSync3(target)) await rmdir(target);
     await rename10(staging, target);
@@ -5808,7 +6110,7 @@ async function runNew(args, deps = {}) {
   const target = resolve15(dir);
   if (!args.force && await isNonEmptyDir(target)) throw notEmptyError(target);
   const answers = await newAnswers(args, target, deps);
-  await writeScaffold(target, scaffoldFiles(answers), { force: args.force });
+  await writeScaffold(target, scaffoldFiles(answers, { dir: target }), { force: args.force });
   const write2 = deps.write ?? ((text2) => process.stdout.write(text2));
   const how = answers.mode === "shell" ? "a shell on the VM's console" : `runs ${answers.command} in the VM`;
   write2(`Created ${answers.name} in ${target}: ${how}.
