@@ -9,15 +9,16 @@
  *   npm run bench:boot [-- --boots 20 --timeout 15 --quick]
  */
 import { minimist } from "zx";
-import { initramfs } from "../lib/build-initramfs.ts";
-import { aptPackages, debianFile } from "../lib/debian-packages.ts";
-import { MicroforgeError } from "../lib/errors.ts";
-import { runCommand } from "../lib/exec.ts";
-import type { Logger } from "../lib/log.ts";
-import type { MachineProps, MicroVM } from "../lib/microvm.ts";
-import { defaultInitVars } from "../lib/rootfs.ts";
-import { isMainModule } from "../lib/runtime.ts";
-import { defaultKernel, prepareVm } from "../lib/vm-prepare.ts";
+import { buildInitramfs } from "../lib/initramfs/build.ts";
+import { aptPackages, debianFile } from "../lib/sources/debian.ts";
+import { MicroforgeError } from "../lib/util/errors.ts";
+import { runProcess } from "../lib/util/process.ts";
+import type { Logger } from "../lib/util/log.ts";
+import type { MachineProps, MicroVM } from "../lib/vm/microvm.ts";
+import { defaultInitVars } from "../lib/initramfs/rootfs.ts";
+import { isMainModule } from "../lib/util/runtime.ts";
+import { defaultKernel } from "../lib/recipe/defaults.ts";
+import { prepareVm } from "../lib/vm/prepare.ts";
 import { type BenchOptions, ttyProgress, useBenchCache } from "./lib/env.ts";
 import { type BootOutcome, bootOnce } from "./lib/boot-once.ts";
 import { type BenchResult, formatMs, renderResult, type Row } from "./lib/report.ts";
@@ -86,7 +87,7 @@ const silent: Logger = { step: () => undefined, warn: () => undefined };
 /** Debian's cloud kernel (the package `linux-image-cloud-amd64` depends on), downloaded and unpacked once into the cache. */
 export async function debianCloudKernel(env: Record<string, string | undefined> = process.env): Promise<{ path: string; name: string; version: string }> {
   const meta = "linux-image-cloud-amd64";
-  const deps = await runCommand(["apt-cache", "depends", meta], { env: { ...env, LC_ALL: "C" } });
+  const deps = await runProcess(["apt-cache", "depends", meta], { env: { ...env, LC_ALL: "C" } });
   const name = /Depends: (linux-image-\S+-cloud-amd64)/.exec(deps.stdout)?.[1];
   if (!name) throw new MicroforgeError(`Cannot find the kernel package ${meta} depends on`, "check `apt-cache depends linux-image-cloud-amd64`; `apt-get update` may help");
   const [pkg] = await aptPackages([name], { env });
@@ -129,8 +130,8 @@ export async function run(opts: BootBenchOptions = {}): Promise<BenchResult> {
   const variants = [...(opts.variants ?? DEFAULT_BOOT_VARIANTS), ...(opts.extraVariants ?? [])];
   const { banner } = defaultInitVars();
   // Our default VM boots a plain cpio; the gzip one is for the ablation row.
-  const initrd = await initramfs({ init: { vars: { command: ["true"] } }, gzip: false, log: silent, env });
-  const gzInitrd = variants.some((v) => v.gzipInitrd) ? await initramfs({ init: { vars: { command: ["true"] } }, log: silent, env }) : undefined;
+  const initrd = await buildInitramfs({ init: { vars: { command: ["true"] } }, gzip: false, log: silent, env });
+  const gzInitrd = variants.some((v) => v.gzipInitrd) ? await buildInitramfs({ init: { vars: { command: ["true"] } }, log: silent, env }) : undefined;
   const kernels: { ours?: MicroVM; distro?: MicroVM } = {};
   let distro: Awaited<ReturnType<typeof debianCloudKernel>> | undefined;
   if (variants.some((v) => v.kernel === "ours")) {

@@ -10,9 +10,9 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { minimist } from "zx";
-import { writeFileAtomic } from "../lib/cache-dir.ts";
-import { UsageError } from "../lib/errors.ts";
-import { isMainModule } from "../lib/runtime.ts";
+import { writeFileAtomic } from "../lib/util/cache-dir.ts";
+import { UsageError } from "../lib/util/errors.ts";
+import { isMainModule } from "../lib/util/runtime.ts";
 import { ABLATION_VARIANTS, run as bootRun } from "./boot.ts";
 import { run as initramfs } from "./initramfs.ts";
 import { run as kernel } from "./kernel.ts";

@@ -8,13 +8,13 @@
 import { chmod, copyFile, mkdir, mkdtemp, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { minimist } from "zx";
-import { resolveBusybox } from "../lib/busybox.ts";
-import { cacheRoot } from "../lib/cache-dir.ts";
-import type { CpioEntry } from "../lib/cpio.ts";
-import { runCommand } from "../lib/exec.ts";
-import { packInitramfs } from "../lib/initramfs.ts";
-import { rootfsEntries } from "../lib/rootfs.ts";
-import { isMainModule } from "../lib/runtime.ts";
+import { resolveBusybox } from "../lib/fetch/busybox.ts";
+import { cacheRoot } from "../lib/util/cache-dir.ts";
+import type { CpioEntry } from "../lib/initramfs/cpio.ts";
+import { runProcess } from "../lib/util/process.ts";
+import { packInitramfs } from "../lib/initramfs/pack.ts";
+import { rootfsEntries } from "../lib/initramfs/rootfs.ts";
+import { isMainModule } from "../lib/util/runtime.ts";
 import { type BenchOptions, ttyProgress, useBenchCache } from "./lib/env.ts";
 import { type BenchResult, formatMs, renderResult } from "./lib/report.ts";
 import { alternate, ratio, summarize, times } from "./lib/stats.ts";
@@ -36,7 +36,7 @@ async function stage(entries: CpioEntry[], root: string): Promise<void> {
       await chmod(p, e.mode ?? 0o644);
     } else if (e.type === "symlink") await symlink(e.target, p);
     else if (e.type === "char" && process.getuid?.() === 0) {
-      await runCommand(["mknod", "-m", (e.mode ?? 0o600).toString(8), p, "c", String(e.major), String(e.minor)]);
+      await runProcess(["mknod", "-m", (e.mode ?? 0o600).toString(8), p, "c", String(e.major), String(e.minor)]);
     }
   }
 }
@@ -61,7 +61,7 @@ export async function run(opts: InitramfsBenchOptions = {}): Promise<BenchResult
       // cold: nothing cached; warm: busybox's gzip member comes from the cache (a rebuild after changing /init)
       cold: () => packInitramfs(entries, oursOut, { gzip: 9 }),
       warm: () => packInitramfs(entries, oursOut, { gzip: 9, memberCache }),
-      theirs: () => runCommand(["sh", "-c", 'cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9 > "$2"', "sh", tree, theirsOut]),
+      theirs: () => runProcess(["sh", "-c", 'cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -9 > "$2"', "sh", tree, theirsOut]),
     }, { rounds, warmup: 1, onSample: (side, i, s) => progress(`initramfs ${side} ${i + 1}/${rounds}: ${s.ms.toFixed(0)} ms`) });
     const [cold, warm, theirs] = [summarize(times(samples.cold)), summarize(times(samples.warm)), summarize(times(samples.theirs))];
     const [oursSize, theirsSize] = [(await stat(oursOut)).size, (await stat(theirsOut)).size];

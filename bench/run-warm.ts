@@ -8,15 +8,15 @@
  *   npm run bench:run [-- --rounds 10 --quick]
  */
 import { minimist } from "zx";
-import { parseFlags } from "../lib/command.ts";
-import { emitCommand } from "../lib/commands/emit.ts";
-import { vmOptions } from "../lib/commands/vm-flags.ts";
-import { runCommand } from "../lib/exec.ts";
-import { initramfs } from "../lib/build-initramfs.ts";
-import type { Logger } from "../lib/log.ts";
-import { defaultInitVars } from "../lib/rootfs.ts";
-import { isMainModule } from "../lib/runtime.ts";
-import { prepareVm } from "../lib/vm-prepare.ts";
+import { parseFlags } from "../lib/cli/command.ts";
+import { emitCommand } from "../lib/cli/emit.ts";
+import { vmOptions } from "../lib/cli/vm-flags.ts";
+import { runProcess } from "../lib/util/process.ts";
+import { buildInitramfs } from "../lib/initramfs/build.ts";
+import type { Logger } from "../lib/util/log.ts";
+import { defaultInitVars } from "../lib/initramfs/rootfs.ts";
+import { isMainModule } from "../lib/util/runtime.ts";
+import { vmWithDefaults } from "../lib/recipe/defaults.ts";
 import { bootOnce } from "./lib/boot-once.ts";
 import { type BenchOptions, denoBin, nodeCli, nodeCliEntry, repoRoot, tsCli, ttyProgress, useBenchCache } from "./lib/env.ts";
 import { type BenchResult, formatMs, renderResult, type Row } from "./lib/report.ts";
@@ -33,19 +33,19 @@ export async function run(opts: BenchOptions = {}): Promise<BenchResult> {
   const progress = opts.progress ?? (() => undefined);
   const { banner } = defaultInitVars();
   // The argv `microforge emit` prints, with emit's own flag defaults.
-  const vm = await prepareVm({ ...vmOptions(parseFlags(emitCommand, [])), log: silent, quiet: true, env });
+  const vm = await vmWithDefaults({ ...vmOptions(parseFlags(emitCommand, [])), log: silent, quiet: true, env });
   let argv = vm.toArgv();
   const notes: string[] = [];
   const check = await bootOnce(argv, { banner, timeoutMs: 10_000 });
   if (check.hung || check.exitCode !== 0) {
     // The default /init's shell did not end on EOF: boot the same kernel with an initramfs whose /init runs `true`.
-    const init = await initramfs({ init: { vars: { command: ["true"] } }, log: silent, env });
+    const init = await buildInitramfs({ init: { vars: { command: ["true"] } }, log: silent, env });
     argv = vm.with({ initrd: init.path }).toArgv();
     notes.push(`The emitted command with stdin from /dev/null did not end (${check.hung ? "hang" : `QEMU status ${check.exitCode}`}); "raw QEMU" boots the same kernel with an initramfs whose /init runs \`true\`.`);
   } else {
     notes.push("\"raw QEMU\" is the emitted command with stdin from /dev/null: the default /init's shell sees EOF, /init reboots, QEMU exits 0 (checked before timing).");
   }
-  const cli = (prefix: string[]) => () => runCommand([...prefix, "run", "--", "true"], { cwd: repoRoot, env, timeoutMs: TIMEOUT_MS });
+  const cli = (prefix: string[]) => () => runProcess([...prefix, "run", "--", "true"], { cwd: repoRoot, env, timeoutMs: TIMEOUT_MS });
   const samples = await alternate({
     node: cli(["node", nodeCli]),
     deno: cli([denoBin, "run", "-A", tsCli]),

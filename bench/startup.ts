@@ -7,8 +7,8 @@
  *   npm run bench:startup [-- --rounds 10 --quick]
  */
 import { minimist } from "zx";
-import { runCommand } from "../lib/exec.ts";
-import { isMainModule } from "../lib/runtime.ts";
+import { runProcess } from "../lib/util/process.ts";
+import { isMainModule } from "../lib/util/runtime.ts";
 import { type BenchOptions, denoBin, nodeCli, nodeCliEntry, repoRoot, tsCli, ttyProgress, useBenchCache } from "./lib/env.ts";
 import { type BenchResult, formatMs, renderResult } from "./lib/report.ts";
 import { alternate, summarize, times } from "./lib/stats.ts";
@@ -19,7 +19,7 @@ export async function run(opts: BenchOptions = {}): Promise<BenchResult> {
   useBenchCache(env);
   const rounds = opts.rounds ?? (opts.quick ? 3 : 10);
   const progress = opts.progress ?? (() => undefined);
-  const emit = (prefix: string[]) => () => runCommand([...prefix, "emit", "--one-line"], { cwd: repoRoot, env, timeoutMs: 120_000 });
+  const emit = (prefix: string[]) => () => runProcess([...prefix, "emit", "--one-line"], { cwd: repoRoot, env, timeoutMs: 120_000 });
   const samples = await alternate({
     node: emit(["node", nodeCli]),
     deno: emit([denoBin, "run", "-A", tsCli]),

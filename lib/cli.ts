@@ -1,62 +1,12 @@
 #!/usr/bin/env -S deno run -A
 /**
- * The `microforge` command line: `microforge <command> [options]`.
- * Each subcommand lives in `lib/commands/` and has its own `--help`.
+ * The `microforge` executable: `microforge <command> [options]`. The
+ * commands live in `lib/cli/`, one file each, and `lib/cli/main.ts` runs them.
  */
-import type { Command } from "./command.ts";
-import { helpText, parseFlags, suggest } from "./command.ts";
-import { MicroforgeError, UsageError } from "./errors.ts";
-import { isMainModule } from "./runtime.ts";
-import { doctorCommand } from "./commands/doctor.ts";
-import { initramfsCommand } from "./commands/initramfs.ts";
-import { versionsCommand } from "./commands/versions.ts";
-import { fetchCommand } from "./commands/fetch.ts";
-import { cacheCommand } from "./commands/cache.ts";
-import { kernelCommand } from "./commands/kernel.ts";
-import { runCommand } from "./commands/run.ts";
-import { emitCommand } from "./commands/emit.ts";
-import { buildCommand } from "./commands/build.ts";
-import { newCommand } from "./commands/new.ts";
+import { main } from "./cli/main.ts";
+import { isMainModule } from "./util/runtime.ts";
 
-/** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [runCommand, emitCommand, buildCommand, newCommand, doctorCommand, versionsCommand, fetchCommand, kernelCommand, initramfsCommand, cacheCommand];
-
-function mainHelp(): string {
-  const rows = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);
-  return `Usage: microforge <command> [options]\n\nCommands:\n${rows.join("\n")}\n\nRun \`microforge <command> --help\` for a command's options.\n`;
-}
-
-/** Run the CLI with `argv` (without the program name); resolves to the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  try {
-    if (!name || name === "--help" || name === "-h" || name === "help") {
-      process.stdout.write(mainHelp());
-      return name ? 0 : 2;
-    }
-    const cmd = commands.find((c) => c.name === name);
-    if (!cmd) {
-      const close = suggest(name, commands.map((c) => c.name));
-      throw new UsageError(`Unknown command ${name}`, close ? `did you mean \`microforge ${close}\`?` : "see `microforge --help`");
-    }
-    const args = parseFlags(cmd, rest);
-    if (args.help) {
-      process.stdout.write(helpText(cmd));
-      return 0;
-    }
-    return await cmd.run(args);
-  } catch (err) {
-    if (err instanceof MicroforgeError) {
-      process.stderr.write(`microforge: ${err.message}\n`);
-      return err.exitCode;
-    }
-    // A bug, not a user error: one line and where to report it; the stack with MICROFORGE_DEBUG=1.
-    const e = err as Error;
-    process.stderr.write(`microforge: internal error: ${e?.message ?? String(err)}\n  → this is a bug in microforge: rerun with MICROFORGE_DEBUG=1 for the stack and report it\n`);
-    if (process.env.MICROFORGE_DEBUG) process.stderr.write(`${e?.stack ?? ""}\n`);
-    return 1;
-  }
-}
+export { commands, main } from "./cli/main.ts";
 
 if (isMainModule(import.meta)) {
   process.exitCode = await main(process.argv.slice(2));

@@ -14,35 +14,35 @@
  * ```
  */
 export { $, argv, chalk, fs, path } from "zx";
-export { busybox, kernel, microvm, Vm } from "./dsl.ts";
-export type { KernelOptions } from "./dsl.ts";
-export { ask } from "./ask.ts";
-export type { AskContext, AskOption } from "./ask.ts";
-export type { KernelBuild } from "./kernel-build.ts";
-export type { VmOptions } from "./vm-prepare.ts";
-export type { ExecOptions, ExecResult } from "./vm-exec.ts";
-export type { Phase } from "./boot-phases.ts";
-export { initramfs } from "./build-initramfs.ts";
-export type { Initramfs, InitramfsOptions } from "./build-initramfs.ts";
-export { debianBusybox, resolveBusybox } from "./busybox.ts";
-export { inspectBusybox } from "./busybox-inspect.ts";
-export type { Busybox, BusyboxSource } from "./busybox.ts";
-export { cpioArchive } from "./cpio.ts";
-export type { CpioEntry, CpioOptions } from "./cpio.ts";
-export { packInitramfs } from "./initramfs.ts";
-export { fetchKernel, resolveKernel } from "./kernel-source.ts";
-export type { KernelChoice, KernelSourceOptions, KernelTarball } from "./kernel-source.ts";
-export { lockedBusybox, lockedKernel } from "./locked-artifacts.ts";
-export type { LockOptions } from "./locked-artifacts.ts";
-export { download } from "./download.ts";
-export { sourceTree } from "./source-tree.ts";
-export type { PackOptions, PackResult } from "./initramfs.ts";
-export { checkInitVars, defaultInitVars, renderInit } from "./rootfs.ts";
-export type { ExtraContent, InitVars, RootfsSpec } from "./rootfs.ts";
-export { findTemplate, renderTemplate } from "./template.ts";
-export { runHostChecks } from "./host-checks.ts";
-export type { HostItem } from "./host-checks.ts";
-export { shellJoin, shellQuote } from "./shell-quote.ts";
+export { busybox, initramfs, kernel, microvm, Vm } from "./recipe/dsl.ts";
+export type { KernelOptions } from "./recipe/dsl.ts";
+export { ask } from "./recipe/ask.ts";
+export type { AskContext, AskOption } from "./recipe/ask.ts";
+export type { KernelBuild } from "./kernel/build.ts";
+export type { VmOptions } from "./vm/prepare.ts";
+export type { DefaultVmOptions } from "./recipe/defaults.ts";
+export type { ExecOptions, ExecResult } from "./run/exec.ts";
+export type { Phase } from "./run/phases.ts";
+export type { Initramfs, InitramfsOptions } from "./initramfs/build.ts";
+export { debianBusybox, resolveBusybox } from "./fetch/busybox.ts";
+export { inspectBusybox } from "./sources/busybox-inspect.ts";
+export type { Busybox, BusyboxSource } from "./fetch/busybox.ts";
+export { cpioArchive } from "./initramfs/cpio.ts";
+export type { CpioEntry, CpioOptions } from "./initramfs/cpio.ts";
+export { packInitramfs } from "./initramfs/pack.ts";
+export { fetchKernel, resolveKernel } from "./fetch/kernel-tarball.ts";
+export type { KernelChoice, KernelSourceOptions, KernelTarball } from "./fetch/kernel-tarball.ts";
+export { lockedBusybox, lockedKernel } from "./fetch/locked.ts";
+export type { LockOptions } from "./fetch/locked.ts";
+export { download } from "./fetch/download.ts";
+export { sourceTree } from "./kernel/source-tree.ts";
+export type { PackOptions, PackResult } from "./initramfs/pack.ts";
+export { checkInitVars, defaultInitVars, renderInit } from "./initramfs/rootfs.ts";
+export type { ExtraContent, InitVars, RootfsSpec } from "./initramfs/rootfs.ts";
+export { findTemplate, renderTemplate } from "./util/template.ts";
+export { runHostChecks } from "./host/checks.ts";
+export type { HostItem } from "./host/checks.ts";
+export { shellJoin, shellQuote } from "./util/shell-quote.ts";
 export {
   BootTimeoutError,
   BusyboxError,
@@ -58,4 +58,4 @@ export {
   UsageError,
   VersionError,
   LockFileError,
-} from "./errors.ts";
+} from "./util/errors.ts";

@@ -9,7 +9,7 @@
  *   npx tsx recipes/quickstart.ts --yes -- uname -a     (scripted: run a command, exit with its code)
  */
 import { ask, busybox, initramfs, kernel, microvm } from "../lib/mod.ts";
-import { parseMemory } from "../lib/vm-values.ts";
+import { parseMemory } from "../lib/vm/values.ts";
 
 const opts = await ask<{ kernel: string; memory: string; features: string; _: string[] }>({
   kernel: { type: "kernel", message: "Kernel version", default: "longterm" },

@@ -8,7 +8,7 @@ import { build } from "esbuild";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isMainModule } from "../lib/runtime.ts";
+import { isMainModule } from "../lib/util/runtime.ts";
 
 /** The repository root. */
 export const repoRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), "..");

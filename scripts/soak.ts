@@ -6,14 +6,14 @@
  * did not succeed. CI runs 20 (test/reliability/soak.test.ts).
  */
 import { readdir, readFile } from "node:fs/promises";
-import { type Command, helpText, parseFlags, type ParsedArgs } from "../lib/command.ts";
-import { vmFlags, vmOptions } from "../lib/commands/vm-flags.ts";
-import { BootTimeoutError, MicroforgeError, UsageError } from "../lib/errors.ts";
-import { stderrLogger } from "../lib/log.ts";
-import type { MicroVM } from "../lib/microvm.ts";
-import { isMainModule } from "../lib/runtime.ts";
-import { execInVm } from "../lib/vm-exec.ts";
-import { prepareVm } from "../lib/vm-prepare.ts";
+import { type Command, helpText, parseFlags, type ParsedArgs } from "../lib/cli/command.ts";
+import { vmFlags, vmOptions } from "../lib/cli/vm-flags.ts";
+import { BootTimeoutError, MicroforgeError, UsageError } from "../lib/util/errors.ts";
+import { stderrLogger } from "../lib/util/log.ts";
+import type { MicroVM } from "../lib/vm/microvm.ts";
+import { isMainModule } from "../lib/util/runtime.ts";
+import { execInVm } from "../lib/run/exec.ts";
+import { vmWithDefaults } from "../lib/recipe/defaults.ts";
 
 /** How one boot ended. */
 export interface BootOutcome {
@@ -131,7 +131,7 @@ const soakCommand: Command = {
     if (!/^\d+(\.\d+)?$/.test(String(args.timeout)) || !(timeout > 0)) throw new UsageError(`Invalid --timeout ${JSON.stringify(args.timeout)}`, "pass the seconds one boot may take, e.g. 60");
     if (args._.length) throw new UsageError(`Unexpected argument ${args._[0]}`, "the soak runs its own command; see --help");
     const log = stderrLogger({ quiet: args.quiet as boolean });
-    const vm = await prepareVm({ ...vmOptions(args), log, quiet: args.quiet as boolean });
+    const vm = await vmWithDefaults({ ...vmOptions(args), log, quiet: args.quiet as boolean });
     const outcomes: BootOutcome[] = [];
     let leftover = 0;
     for (let i = 1; i <= boots; i++) {

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runCommand } from "../lib/exec.ts";
+import { runProcess } from "../lib/util/process.ts";
 import { onDeno, repoRoot, tempDir } from "./helpers.ts";
 
 const bin = join(repoRoot, "bin", "microforge.js");
@@ -24,21 +24,21 @@ test("dist/cli.js does not load zx or Inquirer.js at start-up", async () => {
 });
 
 test("the bin prints usage for --help and exits 0", { skip: onDeno }, async () => {
-  const r = await runCommand([process.execPath, bin, "--help"], { nothrow: true });
+  const r = await runProcess([process.execPath, bin, "--help"], { nothrow: true });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^Usage: microforge <command> \[options\]/);
   assert.match(r.stdout, /^ {2}emit {8}/m);
 });
 
 test("the bin prints a subcommand's usage for emit --help", { skip: onDeno }, async () => {
-  const r = await runCommand([process.execPath, bin, "emit", "--help"], { nothrow: true });
+  const r = await runProcess([process.execPath, bin, "emit", "--help"], { nothrow: true });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^Usage: microforge emit /);
   assert.match(r.stdout, /--one-line/);
 });
 
 test("the bin refuses an unknown option with exit 2 and a suggestion", { skip: onDeno }, async () => {
-  const r = await runCommand([process.execPath, bin, "emit", "--one-lin"], { nothrow: true });
+  const r = await runProcess([process.execPath, bin, "emit", "--one-lin"], { nothrow: true });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^microforge: Unknown option --one-lin for `microforge emit`\n {2}→ did you mean --one-line\?/);
 });

@@ -5,8 +5,8 @@
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runCommand, type RunResult } from "../lib/exec.ts";
-import { upstreamVersion } from "../lib/debian-packages.ts";
+import { runProcess, type RunResult } from "../lib/util/process.ts";
+import { upstreamVersion } from "../lib/sources/debian.ts";
 
 /** The repository root. */
 export const repoRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -33,7 +33,7 @@ export function tsRunner(runtime: "node" | "deno" = onDeno ? "deno" : "node"): s
 /** Run `microforge ARGS` as a subprocess; never throws on exit status. */
 export async function cli(args: string[], options: { env?: Record<string, string | undefined>; runtime?: "node" | "deno"; input?: string } = {}): Promise<RunResult> {
   const env = { ...process.env, MICROFORGE_CACHE: testCache, ...options.env };
-  return await runCommand([...tsRunner(options.runtime), join(repoRoot, "lib", "cli.ts"), ...args], { env, nothrow: true, cwd: repoRoot, input: options.input });
+  return await runProcess([...tsRunner(options.runtime), join(repoRoot, "lib", "cli.ts"), ...args], { env, nothrow: true, cwd: repoRoot, input: options.input });
 }
 
 /**
@@ -43,7 +43,7 @@ export async function cli(args: string[], options: { env?: Record<string, string
  */
 export async function debianKernelSource(series: string): Promise<{ file: string; version: string }> {
   const pkg = `linux-source-${series}`;
-  const r = await runCommand(["dpkg-query", "-W", "-f", "${Version}", pkg], { nothrow: true });
+  const r = await runProcess(["dpkg-query", "-W", "-f", "${Version}", pkg], { nothrow: true });
   if (r.code !== 0 || !r.stdout.trim()) throw new Error(`${pkg} is not installed: npm test installs it (test/setup.ts)`);
   return { file: `/usr/src/${pkg}.tar.xz`, version: upstreamVersion(r.stdout.trim()) };
 }

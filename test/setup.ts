@@ -8,11 +8,11 @@
  * lack one of the packages. Elsewhere it prints what to install and goes on:
  * the tests that need a missing piece then fail and say so.
  */
-import { runDoctor, defaultDoctorDeps } from "../lib/commands/doctor.ts";
-import { runCommand } from "../lib/exec.ts";
-import { applyFix, aptNeedsUpdate } from "../lib/host-fix.ts";
-import { detectDistro } from "../lib/host-packages.ts";
-import { stderrLogger } from "../lib/log.ts";
+import { runDoctor, defaultDoctorDeps } from "../lib/cli/doctor.ts";
+import { runProcess } from "../lib/util/process.ts";
+import { applyFix, aptNeedsUpdate } from "../lib/host/fix.ts";
+import { detectDistro } from "../lib/host/packages.ts";
+import { stderrLogger } from "../lib/util/log.ts";
 
 /** Debian packages only the tests need (the doctor's list covers running microforge). */
 export const TEST_PACKAGES: readonly string[] = [
@@ -30,7 +30,7 @@ export const TEST_PACKAGES: readonly string[] = [
 
 /** The packages of `names` dpkg does not have installed. */
 async function notInstalled(names: readonly string[]): Promise<string[]> {
-  const r = await runCommand(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n", ...names], { nothrow: true });
+  const r = await runProcess(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n", ...names], { nothrow: true });
   const ok = new Set(r.stdout.split("\n").filter((l) => l.endsWith(" installed")).map((l) => l.split(" ")[0]));
   return names.filter((n) => !ok.has(n));
 }
@@ -50,12 +50,12 @@ async function main(): Promise<number> {
   if (packages.length) {
     log.step(`the tests need ${packages.join(", ")}`);
     await applyFix({ distro: "debian", packages, manual: [] }, { yes: true }, {
-      run: runCommand,
+      run: runProcess,
       env: process.env,
       isRoot: deps.host.isRoot,
       interactive: false,
       confirm: () => Promise.resolve(true),
-      aptNeedsUpdate: (p) => aptNeedsUpdate(runCommand, p),
+      aptNeedsUpdate: (p) => aptNeedsUpdate(runProcess, p),
       logger: log,
     });
   }

@@ -5,7 +5,7 @@
  * process group is killed.
  */
 import { spawn } from "node:child_process";
-import { killOnExit } from "../../lib/vm-reaper.ts";
+import { killOnExit } from "../../lib/util/reaper.ts";
 
 /** What one boot did. */
 export interface BootOutcome {

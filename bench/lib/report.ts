@@ -5,10 +5,10 @@
  */
 import { readFile } from "node:fs/promises";
 import { availableParallelism, release, totalmem } from "node:os";
-import { chooseAccel } from "../../lib/accel.ts";
-import { runCommand } from "../../lib/exec.ts";
-import { memoryLogger } from "../../lib/log.ts";
-import { findQemu } from "../../lib/qemu-host.ts";
+import { chooseAccel } from "../../lib/vm/accel.ts";
+import { runProcess } from "../../lib/util/process.ts";
+import { memoryLogger } from "../../lib/util/log.ts";
+import { findQemu } from "../../lib/host/qemu.ts";
 import { denoBin } from "./env.ts";
 import type { Summary } from "./stats.ts";
 
@@ -61,7 +61,7 @@ export interface BenchResults {
 }
 
 async function firstLine(argv: string[]): Promise<string> {
-  const r = await runCommand(argv, { nothrow: true, timeoutMs: 30_000 }).catch(() => undefined);
+  const r = await runProcess(argv, { nothrow: true, timeoutMs: 30_000 }).catch(() => undefined);
   return r?.code === 0 ? (r.stdout.split("\n")[0] ?? "").trim() : "not found";
 }
 

@@ -6,14 +6,15 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { initramfs } from "../../lib/build-initramfs.ts";
-import { memoryLogger } from "../../lib/log.ts";
-import { type ExecOptions, execInVm } from "../../lib/vm-exec.ts";
-import { defaultKernel, prepareVm } from "../../lib/vm-prepare.ts";
+import { buildInitramfs } from "../../lib/initramfs/build.ts";
+import { memoryLogger } from "../../lib/util/log.ts";
+import { type ExecOptions, execInVm } from "../../lib/run/exec.ts";
+import { defaultKernel } from "../../lib/recipe/defaults.ts";
+import { prepareVm } from "../../lib/vm/prepare.ts";
 import { onDeno, tempDir, testCache } from "../helpers.ts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { MicroVM } from "../../lib/microvm.ts";
+import type { MicroVM } from "../../lib/vm/microvm.ts";
 
 const env = { ...process.env, MICROFORGE_CACHE: testCache };
 let vm: MicroVM;
@@ -27,7 +28,7 @@ async function capture(command: string[], options: ExecOptions = {}) {
 test(`smoke boot on ${onDeno ? "Deno" : "Node"}: the default kernel runs a command`, { timeout: 30 * 60_000 }, async () => {
   const log = memoryLogger();
   const kernel = await defaultKernel({ kernelSource: "debian", kernelVersion: "6.1", env, log, quiet: true });
-  const rd = await initramfs({ busybox: "host", env, log });
+  const rd = await buildInitramfs({ busybox: "host", env, log });
   vm = await prepareVm({ kernel, initrd: rd, accel: "tcg", env, log });
   // Scripted runs boot the kernel `quiet`: only /init's banner marks the boot.
   const r = await capture(["uname", "-r"]);

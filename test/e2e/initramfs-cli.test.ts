@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cli, onDeno, tempDir } from "../helpers.ts";
-import { runCommand } from "../../lib/exec.ts";
+import { runProcess } from "../../lib/util/process.ts";
 
 const nodeOnly = onDeno ? "spawns Node and Deno; runs under Node" : false;
 
@@ -36,7 +36,7 @@ test("the image holds busybox, /init and the device nodes, as cpio lists them", 
   const ok = await cli(["initramfs", "-o", out, "--busybox", "/bin/busybox"]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /sha256\s+[0-9a-f]{64}/);
-  const { stdout } = await runCommand(["sh", "-c", 'gzip -dc "$1" | cpio -itv --quiet', "sh", out], { env: { ...process.env, LC_ALL: "C" } });
+  const { stdout } = await runProcess(["sh", "-c", 'gzip -dc "$1" | cpio -itv --quiet', "sh", out], { env: { ...process.env, LC_ALL: "C" } });
   assert.match(stdout, /^-rwxr-xr-x\s+1 root\s+root\s+\d{6,} .* bin\/busybox$/m);
   assert.match(stdout, /^-rwxr-xr-x .* init$/m);
   assert.match(stdout, /^crw------- .* 5,\s+1 .* dev\/console$/m);

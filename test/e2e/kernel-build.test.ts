@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { cli, debianKernelSource, onDeno, tempDir } from "../helpers.ts";
 import { startFixtureServer, type FixtureServer } from "../fixtures/http-server.ts";
 import { serveUpstream } from "../fixtures/upstream.ts";
-import { runCommand } from "../../lib/exec.ts";
-import { sha256File } from "../../lib/kernel-source.ts";
+import { runProcess } from "../../lib/util/process.ts";
+import { sha256File } from "../../lib/util/hash.ts";
 
 const skip = onDeno ? "builds a kernel; runs under Node" : false;
 let server: FixtureServer;
@@ -64,7 +64,7 @@ test("the built kernel boots our initramfs under QEMU microvm and exits by itsel
       "-append", "console=ttyS0 acpi=off reboot=t panic=-1", "-kernel", image, "-initrd", rd,
     ];
     const start = Date.now();
-    const r = await runCommand(argv, { timeoutMs: 60_000, nothrow: true });
+    const r = await runProcess(argv, { timeoutMs: 60_000, nothrow: true });
     console.log(`${image.split("/").pop()}: boot to exit ${Date.now() - start} ms`);
     assert.equal(r.signal, null, `QEMU did not exit by itself:\n${r.stdout.slice(-2000)}`);
     assert.equal(r.code, 0);
@@ -100,7 +100,7 @@ test("a symbol whose dependency is off is a KconfigError naming both; adding the
 
 test("Kconfig explanations on the real 6.1 tree match what FACTS.md measured", { skip }, async () => {
   assert.ok(tree, "needs the source tree");
-  const { kconfigReasons } = await import("../../lib/kconfig-deps.ts");
+  const { kconfigReasons } = await import("../../lib/kernel/kconfig-deps.ts");
   const why = await kconfigReasons(tree, ["VIRTIO_MMIO", "VIRTIO_BLK", "9P_FS", "VIRTIO_NETT"]);
   assert.ok(why.get("VIRTIO_MMIO")!.includes("inside if VIRTIO_MENU"));
   assert.ok(why.get("VIRTIO_BLK")!.includes("inside if BLK_DEV"));

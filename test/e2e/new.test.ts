@@ -12,8 +12,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { copyFile, mkdir, readdir, readFile, realpath, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { runCommand } from "../../lib/exec.ts";
-import { findOnPath } from "../../lib/find-on-path.ts";
+import { runProcess } from "../../lib/util/process.ts";
+import { findOnPath } from "../../lib/util/find-on-path.ts";
 import { cli, onDeno, repoRoot, tempDir, testCache } from "../helpers.ts";
 
 const skip = onDeno ? "scaffolds and boots from the CLI; runs under Node" : false;
@@ -50,7 +50,7 @@ async function microforgeNpmCache(): Promise<string> {
   await mkdir(copy);
   for (const file of ["package.json", "package-lock.json"]) await copyFile(join(repoRoot, file), join(copy, file));
   const cache = join(tmp, "npm-cache");
-  const ci = await runCommand(["npm", "ci", "--no-audit", "--no-fund"], { cwd: copy, env: { ...process.env, npm_config_cache: cache }, nothrow: true, timeoutMs: 10 * 60_000 });
+  const ci = await runProcess(["npm", "ci", "--no-audit", "--no-fund"], { cwd: copy, env: { ...process.env, npm_config_cache: cache }, nothrow: true, timeoutMs: 10 * 60_000 });
   assert.equal(ci.code, 0, `npm ci of microforge (this fills the npm cache from the registry): ${ci.stderr}`);
   await rm(copy, { recursive: true });
   return cache;
@@ -94,7 +94,7 @@ test("new --yes: the project installs offline from microforge's npm cache, its s
       for (const argv of [["npm", "install", "--offline"], ["npm", "install", "--no-audit"]]) {
         await rm(join(dir, "node_modules"), { recursive: true, force: true });
         const started = performance.now();
-        const install = await runCommand(argv, { cwd: dir, env: npmEnv, nothrow: true, timeoutMs: 5 * 60_000 });
+        const install = await runProcess(argv, { cwd: dir, env: npmEnv, nothrow: true, timeoutMs: 5 * 60_000 });
         t.diagnostic(`${argv.join(" ")}: ${Math.round(performance.now() - started)} ms`);
         assert.equal(install.code, 0, `${argv.join(" ")}: ${install.stderr}`);
         assert.doesNotMatch(install.stderr, /allowScripts/, "no warning about install scripts");
@@ -110,7 +110,7 @@ test("new --yes: the project installs offline from microforge's npm cache, its s
 
   const env = { ...process.env, ...recipeEnv };
   const tsx = join(dir, "node_modules", ".bin", "tsx");
-  const recipe = (args: string[], input?: string) => runCommand([tsx, "recipe.ts", "--yes", ...args], { cwd: dir, env, nothrow: true, input, timeoutMs: 25 * 60_000 });
+  const recipe = (args: string[], input?: string) => runProcess([tsx, "recipe.ts", "--yes", ...args], { cwd: dir, env, nothrow: true, input, timeoutMs: 25 * 60_000 });
 
   await t.test("shell mode, stdin piped: the guest's shell runs it, and its status is the recipe's", async () => {
     const run = await recipe([], "uname -r\n");
@@ -149,7 +149,7 @@ test("new --yes: the project installs offline from microforge's npm cache, its s
 
 /** A tmux server of our own (socket in our temp dir), so the test never touches the user's sessions. */
 function tmux(socket: string) {
-  return async (...args: string[]) => (await runCommand(["tmux", "-S", socket, "-f", "/dev/null", ...args], { nothrow: true })).stdout;
+  return async (...args: string[]) => (await runProcess(["tmux", "-S", socket, "-f", "/dev/null", ...args], { nothrow: true })).stdout;
 }
 
 test("new in a terminal: Inquirer prompts, answered with keys, end up in the files", {
@@ -177,7 +177,7 @@ test("new in a terminal: Inquirer prompts, answered with keys, end up in the fil
   // tmux does not always report a pane's exit status (#{pane_dead_status} is empty for
   // node here), so a fixed sh script prints it; the command itself is passed as "$@".
   const command = [process.execPath, "--import", "tsx", "lib/cli.ts", "new", dir];
-  await runCommand(
+  await runProcess(
     ["tmux", "-S", socket, "-f", "/dev/null", "new-session", "-d", "-s", "new", "-x", "200", "-y", "50", "-c", repoRoot, "sh", "-c", '"$@"; echo "exited with $?"; sleep 60', "sh", ...command],
     { env },
   );

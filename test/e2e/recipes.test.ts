@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { onDeno, repoRoot, tempDir, testCache, tsRunner } from "../helpers.ts";
-import { runCommand } from "../../lib/exec.ts";
+import { runProcess } from "../../lib/util/process.ts";
 
 const skip = onDeno ? "spawns recipes on both runtimes; runs under Node" : false;
 // Offline and deterministic: Debian's 6.1 sources, the cache the other e2e tests fill, TCG
@@ -24,7 +24,7 @@ const env = {
 };
 
 function recipe(name: string, args: string[], runtime: "node" | "deno" = "node", input?: string) {
-  return runCommand([...tsRunner(runtime), join(repoRoot, "recipes", `${name}.ts`), ...args], { env, nothrow: true, cwd: repoRoot, input, timeoutMs: 20 * 60_000 });
+  return runProcess([...tsRunner(runtime), join(repoRoot, "recipes", `${name}.ts`), ...args], { env, nothrow: true, cwd: repoRoot, input, timeoutMs: 20 * 60_000 });
 }
 
 for (const runtime of ["node", "deno"] as const) {
@@ -52,8 +52,8 @@ for (const runtime of ["node", "deno"] as const) {
 }
 
 test("npm start with stdin from /dev/null boots and exits 0 instead of waiting forever", { skip, timeout: 20 * 60_000 }, async () => {
-  // runCommand gives the child /dev/null as stdin when there is no input.
-  const r = await runCommand(["npm", "start", "--silent"], { env, cwd: repoRoot, nothrow: true, timeoutMs: 15 * 60_000 });
+  // runProcess gives the child /dev/null as stdin when there is no input.
+  const r = await runProcess(["npm", "start", "--silent"], { env, cwd: repoRoot, nothrow: true, timeoutMs: 15 * 60_000 });
   assert.equal(r.signal, null, `npm start hung:\n${r.stderr.slice(-1500)}`);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /qemu-system-x86_64 \\\n {2}-M microvm/);
@@ -82,7 +82,7 @@ test("custom-kernel: the recipe's own fragment is in the booted kernel", { skip,
 });
 
 async function pane(session: string): Promise<string> {
-  return (await runCommand(["tmux", "capture-pane", "-p", "-S", "-200", "-t", session], { nothrow: true })).stdout;
+  return (await runProcess(["tmux", "capture-pane", "-p", "-S", "-200", "-t", session], { nothrow: true })).stdout;
 }
 
 async function waitFor(session: string, re: RegExp, ms: number): Promise<string> {
@@ -101,14 +101,14 @@ test("npm start in a terminal: the quickstart shell takes input, and exit ends t
   const script = join(dir, "start.sh");
   const exports = Object.entries({ MICROFORGE_CACHE: testCache, MICROFORGE_KERNEL_SOURCE: "debian", MICROFORGE_KERNEL: "6.1", MICROFORGE_ACCEL: "tcg", MICROFORGE_LOCK_FILE: env.MICROFORGE_LOCK_FILE, CI: "true" }).map(([k, v]) => `export ${k}='${v}'`).join("\n");
   await writeFile(script, `${exports}\ncd '${repoRoot}'\nnpm start\necho "NPM-START-EXIT=$?"\nsleep 600\n`);
-  await runCommand(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", "sh", script]);
+  await runProcess(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", "sh", script]);
   try {
     await waitFor(session, /^\/ #\s*$/m, 15 * 60_000);
-    await runCommand(["tmux", "send-keys", "-t", session, "echo ok-from-$((6*7))-guest; exit", "Enter"]);
+    await runProcess(["tmux", "send-keys", "-t", session, "echo ok-from-$((6*7))-guest; exit", "Enter"]);
     const text = await waitFor(session, /NPM-START-EXIT=\d+/, 60_000);
     assert.match(text, /^ok-from-42-guest$/m);
     assert.match(text, /NPM-START-EXIT=0/);
   } finally {
-    await runCommand(["tmux", "kill-session", "-t", session], { nothrow: true });
+    await runProcess(["tmux", "kill-session", "-t", session], { nothrow: true });
   }
 });

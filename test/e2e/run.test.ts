@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { cli, onDeno, tempDir } from "../helpers.ts";
-import { runCommand } from "../../lib/exec.ts";
+import { runProcess } from "../../lib/util/process.ts";
 
 const skip = onDeno ? "boots VMs from the CLI; runs under Node (Deno has its own smoke boot)" : false;
 let kernel: string;
@@ -117,7 +117,7 @@ test("user networking: DHCP in the guest, and the host's HTTP server through 10.
 
 test("a virtio-blk disk is /dev/vda with the right size", { skip, timeout: 60_000 }, async () => {
   const img = join(await tempDir("disk-"), "disk.img");
-  await runCommand(["truncate", "-s", "8M", img]);
+  await runProcess(["truncate", "-s", "8M", img]);
   const r = await cli([...base, "--disk", img, "--", "cat", "/sys/block/vda/size"]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), String((8 * 1024 * 1024) / 512));
@@ -146,7 +146,7 @@ test("a guest that hangs hits the timeout: exit 124, the console tail, and no QE
   const r = await cli(["run", "--quiet", "--kernel", kernel, "--initrd", marker, "--accel", "tcg", "--timeout", "8", "--", "sleep", "1000"]);
   assert.equal(r.code, 124, r.stderr);
   assert.match(r.stderr, /did not finish within 8 s[\s\S]*last console lines/);
-  const left = await runCommand(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true });
+  const left = await runProcess(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true });
   assert.equal(left.stdout.trim(), "", "a QEMU process survived");
 });
 
@@ -165,15 +165,15 @@ test("SIGTERM to microforge while a VM runs leaves no QEMU behind", { skip, time
   const child = spawn(cmd, [...pre, join(repoRoot, "lib", "cli.ts"), "run", "--quiet", "--kernel", kernel, "--initrd", marker, "--accel", "tcg", "--", "sleep", "1000"], { stdio: "ignore" });
   // Wait until QEMU is up, then stop microforge.
   for (let i = 0; i < 100; i++) {
-    if ((await runCommand(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true })).stdout.trim()) break;
+    if ((await runProcess(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true })).stdout.trim()) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.ok((await runCommand(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true })).stdout.trim(), "QEMU never started");
+  assert.ok((await runProcess(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true })).stdout.trim(), "QEMU never started");
   child.kill("SIGTERM");
   const code = await new Promise((r) => child.once("close", (c, s) => r(c ?? s)));
   assert.equal(code, 143);
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal((await runCommand(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true })).stdout.trim(), "", "a QEMU process survived");
+  assert.equal((await runProcess(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true })).stdout.trim(), "", "a QEMU process survived");
 });
 
 test("a stdin pipe that never ends does not keep microforge alive after the guest exits", { skip, timeout: 90_000 }, async () => {
@@ -232,7 +232,7 @@ test("emit -- CMD: the printed command boots, runs CMD on the console, prints it
   assert.equal(emitted.code, 0, emitted.stderr);
   assert.match(emitted.stdout, /^# \/init runs sh -c /m);
   // Pasted into a shell with nothing of ours around: it ends by itself.
-  const pasted = await runCommand(["sh", "-c", emitted.stdout], { nothrow: true, timeoutMs: 90_000 });
+  const pasted = await runProcess(["sh", "-c", emitted.stdout], { nothrow: true, timeoutMs: 90_000 });
   assert.equal(pasted.signal, null, `the VM did not power off:\n${pasted.stdout.slice(-1500)}`);
   assert.equal(pasted.code, 0, pasted.stderr);
   assert.match(pasted.stdout, /^from-emitted-42\r?$/m);
@@ -241,7 +241,7 @@ test("emit -- CMD: the printed command boots, runs CMD on the console, prints it
   assert.equal(script.code, 0, script.stderr);
   const file = join(await tempDir("emit-script-"), "vm.sh");
   await writeFile(file, script.stdout);
-  const ran = await runCommand(["sh", file], { nothrow: true, timeoutMs: 90_000 });
+  const ran = await runProcess(["sh", file], { nothrow: true, timeoutMs: 90_000 });
   assert.equal(ran.code, 5, `${ran.stdout.slice(-1500)}\n${ran.stderr}`);
   assert.match(ran.stdout, /from-emitted-42/);
   // Its own initramfs is the one place the command can live: another image is refused, not ignored.

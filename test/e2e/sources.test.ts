@@ -156,7 +156,7 @@ test("offline: auto falls back to Debian's packages and says so; unknown version
 
 test("Debian's real linux-source-6.1 tarball, served as linux-6.1.y, downloads, verifies and extracts", { skip }, async () => {
   const { file: real, version } = await debianKernelSource("6.1");
-  const { sha256File } = await import("../../lib/kernel-source.ts");
+  const { sha256File } = await import("../../lib/util/hash.ts");
   const sha = await sha256File(real);
   const srv = await startFixtureServer();
   try {

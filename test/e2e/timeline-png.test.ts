@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { runCommand } from "../../lib/exec.ts";
+import { runProcess } from "../../lib/util/process.ts";
 import { cli, onDeno, tempDir } from "../helpers.ts";
 import { decodePng, type PngImage, pngStats, type PngStats } from "../png.ts";
 import { assertWellFormed, svgGroup, svgTexts } from "../xml.ts";
@@ -107,7 +107,7 @@ async function screenshot(svgFile: string, width: number, height: number): Promi
   const png = svgFile.replace(/\.svg$/, ".png");
   const profile = await mkdtemp(join(dir, "chromium-"));
   try {
-    const r = await runCommand([
+    const r = await runProcess([
       CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
       // No network here: without these it retries QUIC, updates and sync many times.
       "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",

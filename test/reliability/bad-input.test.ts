@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runCommand } from "../../lib/exec.ts";
+import { runProcess } from "../../lib/util/process.ts";
 import { onDeno, repoRoot, tempDir, tsRunner } from "../helpers.ts";
 import { type FixtureServer, startFixtureServer } from "../fixtures/http-server.ts";
 import { FIXTURE_RELEASES, tarballUrl } from "../fixtures/kernel-org.ts";
@@ -78,7 +78,7 @@ async function snapshot(dir: string, prefix = ""): Promise<string[]> {
  * 60 s guard: a bad input that blocks (a FIFO read) must fail this test, not hang the suite.
  */
 async function microforge(args: string[], env: Record<string, string | undefined>) {
-  return await runCommand([...tsRunner(), join(repoRoot, "lib", "cli.ts"), ...args], { env: { ...process.env, ...env }, nothrow: true, cwd: repoRoot, timeoutMs: 60_000 });
+  return await runProcess([...tsRunner(), join(repoRoot, "lib", "cli.ts"), ...args], { env: { ...process.env, ...env }, nothrow: true, cwd: repoRoot, timeoutMs: 60_000 });
 }
 
 /** Run every case against a fresh cache of its own, recording what it did. */

@@ -16,7 +16,7 @@ import { after, before, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
-import { runCommand } from "../../lib/exec.ts";
+import { runProcess } from "../../lib/util/process.ts";
 import { onDeno, repoRoot, tempDir, tsRunner } from "../helpers.ts";
 import { type FixtureServer, startFixtureServer } from "../fixtures/http-server.ts";
 import { FIXTURE_RELEASES, tarballUrl } from "../fixtures/kernel-org.ts";
@@ -138,7 +138,7 @@ async function attempt(args: string[], without: readonly string[], env: Record<s
   const tmp = await scratchDir("host-missing-tmp-");
   const before = downloads();
   const started = performance.now();
-  const r = await runCommand([...tsRunner(), join(repoRoot, "lib", "cli.ts"), ...args], {
+  const r = await runProcess([...tsRunner(), join(repoRoot, "lib", "cli.ts"), ...args], {
     env: {
       ...process.env,
       ...upstream,

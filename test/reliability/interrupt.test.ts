@@ -16,8 +16,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { sha256Hex } from "../../lib/blob-store.ts";
-import { runCommand } from "../../lib/exec.ts";
+import { sha256Hex } from "../../lib/fetch/blob-store.ts";
+import { runProcess } from "../../lib/util/process.ts";
 import { cli, onDeno, repoRoot, tempDir, testCache, tsRunner } from "../helpers.ts";
 import { type FixtureServer, startFixtureServer } from "../fixtures/http-server.ts";
 import { serveUpstream } from "../fixtures/upstream.ts";
@@ -261,7 +261,7 @@ test("SIGINT or SIGTERM during a scripted VM run → exit 130/143, no QEMU left,
 });
 
 async function tmux(args: string[]): Promise<string> {
-  return (await runCommand(["tmux", ...args], { nothrow: true })).stdout;
+  return (await runProcess(["tmux", ...args], { nothrow: true })).stdout;
 }
 
 test("SIGTERM during an interactive VM on a terminal → the terminal's settings are restored, no QEMU left, exit 143", { skip, timeout: 30 * 60_000 }, async (t) => {
@@ -280,12 +280,12 @@ test("SIGTERM during an interactive VM on a terminal → the terminal's settings
     `stty -a > ${quote(join(dir, "after"))}`,
     "sleep 600",
   ].join("\n") + "\n");
-  await runCommand(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "50", "sh", join(dir, "run.sh")]);
+  await runProcess(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "50", "sh", join(dir, "run.sh")]);
   try {
     const pane = () => tmux(["capture-pane", "-p", "-S", "-200", "-t", session]);
     await until("the guest's shell prompt", async () => /^\/ #\s*$/m.test(await pane()) || undefined, 5 * 60_000);
     const tty = (await tmux(["display-message", "-p", "-t", session, "#{pane_tty}"])).trim();
-    const during = (await runCommand(["stty", "-a", "-F", tty])).stdout;
+    const during = (await runProcess(["stty", "-a", "-F", tty])).stdout;
     const cliPid = await until("the microforge process", async () => {
       for (const line of await processesUsing(initrd)) if (line.includes("cli.ts run")) return Number(line.split(" ")[0]);
     }, 10_000);
@@ -303,6 +303,6 @@ test("SIGTERM during an interactive VM on a terminal → the terminal's settings
     assert.equal(afterwards, before, "stty -a after equals stty -a before");
     assert.deepEqual(left, []);
   } finally {
-    await runCommand(["tmux", "kill-session", "-t", session], { nothrow: true });
+    await runProcess(["tmux", "kill-session", "-t", session], { nothrow: true });
   }
 });

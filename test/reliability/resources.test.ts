@@ -13,7 +13,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { runCommand } from "../../lib/exec.ts";
+import { runProcess } from "../../lib/util/process.ts";
 import { cli, onDeno, tempDir } from "../helpers.ts";
 import { type FixtureServer, startFixtureServer } from "../fixtures/http-server.ts";
 import { serveUpstream } from "../fixtures/upstream.ts";
@@ -30,7 +30,7 @@ let readonly: string;
 const mounted: string[] = [];
 
 async function mount(args: string[], dir: string): Promise<void> {
-  await runCommand(["mount", ...args, dir]);
+  await runProcess(["mount", ...args, dir]);
   mounted.push(dir);
 }
 
@@ -64,11 +64,11 @@ before(async () => {
   const r = await cli(["fetch", "busybox", "--busybox-source", "busybox.net", "--allow-unverified", "--json"], { env: { ...upstream, MICROFORGE_CACHE: readonly } });
   assert.equal(r.code, 0, r.stderr);
   await mount(["--bind", readonly], readonly);
-  await runCommand(["mount", "-o", "remount,bind,ro", readonly]);
+  await runProcess(["mount", "-o", "remount,bind,ro", readonly]);
 });
 
 after(async () => {
-  for (const dir of mounted.reverse()) await runCommand(["umount", "-l", dir], { nothrow: true });
+  for (const dir of mounted.reverse()) await runProcess(["umount", "-l", dir], { nothrow: true });
   await server?.close();
 });
 

@@ -18,20 +18,23 @@ import { cli, debianKernelSource, onDeno, repoRoot, tempDir, testCache } from ".
 import { startFixtureServer, type FixtureServer } from "../fixtures/http-server.ts";
 import { serveUpstream } from "../fixtures/upstream.ts";
 import { releasesJson, type FixtureRelease } from "../fixtures/kernel-org.ts";
-import { BUSYBOX_INDEX_URL } from "../../lib/busybox-index.ts";
-import { busyboxIndexUrl } from "../../lib/busybox-net.ts";
-import { debianFile } from "../../lib/debian-packages.ts";
-import { ChecksumError, MicroforgeError, UsageError, VmSpecError } from "../../lib/errors.ts";
-import { runCommand, type Runner } from "../../lib/exec.ts";
-import { checkUrl } from "../../lib/http-fetch.ts";
-import { KERNEL_RELEASES_URL } from "../../lib/kernel-releases.ts";
-import { releasesUrl } from "../../lib/kernel-source.ts";
-import { memoryLogger } from "../../lib/log.ts";
-import { formatCommand, formatScript } from "../../lib/shell-command.ts";
-import { ShellQuoteError } from "../../lib/shell-quote.ts";
-import { sourceTree } from "../../lib/source-tree.ts";
-import { decompressor, TarScanner } from "../../lib/tar-scan.ts";
-import { prepareVm, type VmOptions } from "../../lib/vm-prepare.ts";
+import { BUSYBOX_INDEX_URL } from "../../lib/sources/busybox-index.ts";
+import { busyboxIndexUrl } from "../../lib/fetch/busybox-net.ts";
+import { debianFile } from "../../lib/sources/debian.ts";
+import { ChecksumError, MicroforgeError, UsageError, VmSpecError } from "../../lib/util/errors.ts";
+import { runProcess, type Runner } from "../../lib/util/process.ts";
+import { checkUrl } from "../../lib/fetch/http.ts";
+import { KERNEL_RELEASES_URL } from "../../lib/sources/kernel-releases.ts";
+import { releasesUrl } from "../../lib/fetch/kernel-tarball.ts";
+import { memoryLogger } from "../../lib/util/log.ts";
+import { formatCommand, formatScript } from "../../lib/util/shell-command.ts";
+import { ShellQuoteError } from "../../lib/util/shell-quote.ts";
+import { sourceTree } from "../../lib/kernel/source-tree.ts";
+import { decompressor, TarScanner } from "../../lib/kernel/tar-scan.ts";
+import { prepareVm } from "../../lib/vm/prepare.ts";
+
+/** What prepareVm takes: a kernel and an initramfs, given. */
+type VmOptions = Parameters<typeof prepareVm>[0];
 
 const skip = onDeno ? "Node only" : false;
 const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
@@ -340,7 +343,7 @@ test("Debian's real linux-source-6.1.tar.xz → passes the member scan (no false
   scanner.end();
   assert.ok(scanner.done, "no end-of-archive marker");
   // As many members as tar itself lists in this tarball (Debian's count changes with its releases).
-  const listed = await runCommand(["tar", "-tJf", file], { nothrow: true });
+  const listed = await runProcess(["tar", "-tJf", file], { nothrow: true });
   assert.equal(listed.code, 0, listed.stderr);
   assert.equal(scanner.members, listed.stdout.split("\n").filter(Boolean).length);
   t.diagnostic(`observed: ${scanner.members} members (${scanner.symlinks.length} symlinks), ${(bytes / 1e9).toFixed(2)} GB scanned in ${seconds(performance.now() - started)}, nothing refused`);
@@ -658,7 +661,7 @@ test("string-command execution (exec, shell: true, one-string spawn, zx $(string
     zxString: `import { $ } from "zx";\nawait $("rm -rf " + dir);`,
     zxSync: `import { $ } from "zx";\n$.sync(\`ls \${dir}\`);`,
     deno: `new Deno.Command("bash", { args: ["-c", line] }).outputSync();`,
-    shDashC: `await runCommand(["/bin/sh", "-c", line]);`,
+    shDashC: `await runProcess(["/bin/sh", "-c", line]);`,
   };
   const clean = [
     `import { spawn } from "node:child_process";\nconst m = /(\\d+)/.exec(line);\nspawn(argv[0], argv.slice(1), { stdio: "inherit", shell: false });`,

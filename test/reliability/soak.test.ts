@@ -8,7 +8,7 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { runCommand } from "../../lib/exec.ts";
+import { runProcess } from "../../lib/util/process.ts";
 import { onDeno, repoRoot, tempDir, testCache, tsRunner } from "../helpers.ts";
 import type { SoakReport } from "../../scripts/soak.ts";
 
@@ -29,7 +29,7 @@ test(`${BOOTS} scripted boots of the default VM in a row (npm run soak) → ${BO
   const tmp = await tempDir("soak-");
   const argv = [...tsRunner(), join(repoRoot, "scripts", "soak.ts"), "--boots", String(BOOTS), "--kernel-source", "debian", "--kernel-version", "6.1", "--accel", "tcg", "--json", "--quiet"];
   const started = performance.now();
-  const r = await runCommand(argv, {
+  const r = await runProcess(argv, {
     env: { ...process.env, MICROFORGE_CACHE: testCache, MICROFORGE_BUSYBOX_SOURCE: "host", MICROFORGE_LOCK: undefined, TMPDIR: tmp },
     cwd: repoRoot,
     nothrow: true,

@@ -1,0 +1,57 @@
+/**
+ * `microforge run [-- CMD ARGS...]`: boot a microVM. Without a command, an
+ * interactive shell on the serial console; with one, run it in a fresh VM,
+ * stream its stdout/stderr, and exit with its exit status (like a container).
+ */
+import { statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import type { Command, ParsedArgs } from "./command.ts";
+import { UsageError } from "../util/errors.ts";
+import { stderrLogger } from "../util/log.ts";
+import { renderTimelineTable } from "../run/timeline-svg.ts";
+import { startVm } from "../run/start.ts";
+import { vmWithDefaults } from "../recipe/defaults.ts";
+import { vmFlags, vmOptions } from "./vm-flags.ts";
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The `run` subcommand. */
+export const runCommand: Command = {
+  name: "run",
+  summary: "Boot a microVM: a shell on the console, or `-- CMD...` in a fresh VM with its exit status",
+  usage: "[options] [-- CMD ARGS...]",
+  flags: [
+    ...vmFlags,
+    { name: "timeout", type: "string", description: "stop the VM after this many seconds, exit 124 (default 120 for -- CMD; none for a shell fed from a pipe)" },
+    { name: "timings", type: "boolean", description: "print a table of boot phases (QEMU start, kernel, /init, command, shutdown); turns off the kernel's quiet" },
+    { name: "timeline", type: "string", description: "write the boot phases as an SVG chart to this file" },
+    { name: "verbose", alias: "v", type: "boolean", description: "scripted runs: show the kernel console on stderr" },
+    { name: "quiet", alias: "q", type: "boolean", description: "no progress output" },
+  ],
+  async run(args: ParsedArgs): Promise<number> {
+    const log = stderrLogger({ quiet: args.quiet as boolean });
+    const timeout = args.timeout === undefined ? (args._.length ? 120 : undefined) : /^\s*\d+(\.\d+)?\s*$/.test(String(args.timeout)) ? Number(args.timeout) : Number.NaN;
+    // Node's timers take at most 2^31-1 ms (about 24.8 days); a longer one fires at once.
+    if (timeout !== undefined && !(timeout > 0 && timeout * 1000 <= MAX_TIMER_MS)) throw new UsageError(`Invalid --timeout ${JSON.stringify(args.timeout)}`, `pass a number of seconds from 0.001 to ${Math.floor(MAX_TIMER_MS / 1000)}`);
+    if (args.timeline !== undefined) {
+      const dir = dirname(resolve(args.timeline as string));
+      let isDir = false;
+      try {
+        isDir = statSync(dir).isDirectory();
+      } catch { /* missing: refused below */ }
+      if (!isDir) throw new UsageError(`Cannot write --timeline ${args.timeline}: there is no directory ${dir}`, "create the directory first, or write the SVG elsewhere");
+    }
+    const vm = await vmWithDefaults({ ...vmOptions(args), log, quiet: args.quiet as boolean });
+    if (!args._.length) log.step(process.stdin.isTTY ? "booting; exit the shell (or press Ctrl-A X) to stop the VM" : "booting; stdin is not a terminal, so it is the guest shell's input (EOF ends the VM)");
+    return await startVm(vm, args._, {
+      timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+      timings: args.timings as boolean,
+      timeline: args.timeline as string | undefined,
+      console: args.verbose ? (c) => process.stderr.write(c) : undefined,
+      onResult(r) {
+        if (args.timings) process.stderr.write(renderTimelineTable(r.phases, r.timings.exitMs ?? 0));
+        if (args.timeline) log.step(`boot timeline written to ${args.timeline}`);
+      },
+    });
+  },
+};

@@ -1,0 +1,114 @@
+/**
+ * Flags that describe a VM, shared by `run` and `emit`, and their mapping
+ * to {@linkcode DefaultVmOptions}.
+ */
+import type { AccelChoice } from "../vm/accel.ts";
+import { type FlagSpec, listFlag, type ParsedArgs, suggest } from "./command.ts";
+import { MicroforgeError, UsageError } from "../util/errors.ts";
+import { expandFeatures } from "../kernel/fragments.ts";
+import type { Disk, MachineProps } from "../vm/microvm.ts";
+import { checkSpec } from "../sources/version-spec.ts";
+import type { ShareOption } from "../vm/prepare.ts";
+import type { DefaultVmOptions } from "../recipe/defaults.ts";
+import { checkKernelArg, parseCpus, parseHostfwd, parseMemory } from "../vm/values.ts";
+import { checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions } from "./source-flags.ts";
+
+/** The VM flags. */
+export const vmFlags: FlagSpec[] = [
+  { name: "kernel", type: "string", description: "bzImage to boot (default: build the default kernel, cached)" },
+  { name: "kernel-version", type: "string", env: "MICROFORGE_KERNEL_VERSION", description: "version spec for the default kernel (default longterm)" },
+  kernelSourceFlag,
+  { name: "features", type: "strings", description: "kernel features for the default kernel (default virtio,blk,net,9p,console)" },
+  { name: "initrd", type: "string", description: "initramfs to boot (default: microforge's busybox initramfs)" },
+  { name: "memory", alias: "m", type: "string", default: "512M", description: "guest memory: 512, 512M, 1G (2G exactly is refused: microvm hangs)" },
+  { name: "cpus", type: "string", default: "1", description: "virtual CPUs" },
+  { name: "accel", type: "string", default: "auto", env: "MICROFORGE_ACCEL", description: "auto (KVM when it really works, else TCG), kvm or tcg" },
+  { name: "append", type: "strings", description: "extra kernel argument" },
+  { name: "machine", type: "strings", description: "microvm property NAME=on|off (pit, pic, rtc, isa-serial, acpi, pcie)" },
+  { name: "disk", type: "strings", description: "virtio-blk disk image PATH[:ro] (/dev/vda, /dev/vdb, ...)" },
+  { name: "net", type: "boolean", description: "user-mode networking (DHCP in the guest; the host is 10.0.2.2)" },
+  { name: "hostfwd", type: "strings", description: "forward a host port: HOSTPORT:GUESTPORT or tcp::8080-:80 (implies --net)" },
+  { name: "share", type: "strings", description: "share a host directory over 9p: DIR[:GUESTDIR][:ro] (default /mnt/share)" },
+  { name: "cwd", type: "string", description: "guest working directory (default: the first share)" },
+  { name: "qemu-arg", type: "strings", description: "raw QEMU argument, appended last (write --qemu-arg=-s for words that start with -)" },
+  ...lockFlags,
+];
+
+const MACHINE_PROPS = ["pit", "pic", "rtc", "isa-serial", "acpi", "pcie"];
+
+function machine(list: string[]): MachineProps | undefined {
+  if (!list.length) return undefined;
+  const props: Record<string, boolean> = {};
+  for (const item of list) {
+    const m = /^([a-z-]+)=(on|off)$/.exec(item);
+    if (!m || !MACHINE_PROPS.includes(m[1])) throw new UsageError(`Invalid --machine ${item}`, `use NAME=on|off with NAME one of ${MACHINE_PROPS.join(", ")}`);
+    props[m[1]] = m[2] === "on";
+  }
+  return props as MachineProps;
+}
+
+function share(spec: string): ShareOption {
+  const parts = spec.split(":");
+  const readonly = parts[parts.length - 1] === "ro";
+  if (readonly) parts.pop();
+  const [path, mountpoint] = parts;
+  // "a:b:c" or "a:" would otherwise drop a part silently.
+  if (!path || parts.length > 2 || mountpoint === "") throw new UsageError(`Invalid --share ${spec}`, "use --share DIR[:GUESTDIR][:ro]");
+  return { path, mountpoint, readonly };
+}
+
+function disk(spec: string): Disk {
+  const readonly = spec.endsWith(":ro");
+  const path = readonly ? spec.slice(0, -3) : spec;
+  if (!path) throw new UsageError(`Invalid --disk ${JSON.stringify(spec)}`, "use --disk IMAGE[:ro]");
+  return { path, readonly };
+}
+
+const ACCELS: readonly AccelChoice[] = ["auto", "kvm", "tcg"];
+
+function accel(value: string): AccelChoice {
+  if ((ACCELS as readonly string[]).includes(value)) return value as AccelChoice;
+  const close = suggest(value, ACCELS);
+  throw new UsageError(`Unknown accelerator ${JSON.stringify(value)} (--accel)`, `${close ? `did you mean ${close}? Use` : "use"} auto, kvm or tcg`);
+}
+
+/** Run a value check on a flag's value; a refused value is a usage error (exit 2) naming the flag. */
+function flagValue<T>(flag: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof MicroforgeError && !(err instanceof UsageError)) throw new UsageError(`${err.summary} (--${flag})`, err.hint, { cause: err });
+    throw err;
+  }
+}
+
+/** The VM options the flags ask for. */
+export function vmOptions(args: ParsedArgs): DefaultVmOptions {
+  const hostfwd = args.hostfwd as string[];
+  const features = listFlag(args, "features");
+  const kernelVersion = args["kernel-version"] as string | undefined;
+  // Every value is checked here, before anything slow (a kernel build, a download, the KVM probe) starts.
+  if (kernelVersion !== undefined) flagValue("kernel-version", () => checkSpec(kernelVersion, { what: "kernel" }));
+  if (features.length) expandFeatures(features);
+  if (args.kernel === undefined) checkSourceFlag(args, "kernel-source");
+  flagValue("memory", () => parseMemory(args.memory as string));
+  hostfwd.forEach((f) => flagValue("hostfwd", () => parseHostfwd(f)));
+  return {
+    kernel: args.kernel as string | undefined,
+    kernelVersion,
+    kernelSource: args["kernel-source"] as string,
+    features: features.length ? features : undefined,
+    initrd: args.initrd as string | undefined,
+    memory: args.memory as string,
+    cpus: flagValue("cpus", () => parseCpus(args.cpus as string)),
+    accel: accel(args.accel as string),
+    append: (args.append as string[]).map((a) => flagValue("append", () => checkKernelArg(a))),
+    machine: machine(args.machine as string[]),
+    disks: (args.disk as string[]).map(disk),
+    net: hostfwd.length ? { hostfwd } : (args.net as boolean),
+    shares: (args.share as string[]).map(share),
+    cwd: args.cwd as string | undefined,
+    extraArgs: args["qemu-arg"] as string[],
+    lock: lockOptions(args),
+  };
+}

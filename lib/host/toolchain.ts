@@ -1,0 +1,17 @@
+/**
+ * Checking the kernel build toolchain before any long work starts, so a
+ * missing tool is one clear error instead of a make failure minutes in.
+ */
+import { MissingToolError } from "../util/errors.ts";
+import { hostChecks, type HostDeps, loadHostDeps, runHostChecks } from "./checks.ts";
+
+/** Host items a kernel build needs. */
+export const BUILD_TOOLS: readonly string[] = ["gcc", "make", "flex", "bison", "bc", "libelf", "xz", "tar"];
+
+/** Throw {@linkcode MissingToolError} for the first missing build tool. */
+export async function assertBuildToolchain(deps?: Partial<HostDeps>): Promise<void> {
+  const host = await loadHostDeps(deps);
+  const items = await runHostChecks(host, hostChecks.filter((c) => BUILD_TOOLS.includes(c.id)));
+  const missing = items.find((i) => i.status !== "ok");
+  if (missing) throw new MissingToolError(missing.label, `building the kernel needs it (${missing.detail})`, missing.fix?.hint ?? "install it");
+}

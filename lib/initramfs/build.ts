@@ -1,0 +1,53 @@
+/**
+ * Building an initramfs: find busybox, lay out the root filesystem, render
+ * `/init`, pack it reproducibly. (The DSL's `initramfs()` adds the recipe's
+ * own templates/ to the search.)
+ */
+import { rename } from "node:fs/promises";
+import { join } from "node:path";
+import { type Busybox, type BusyboxSource, resolveBusybox } from "../fetch/busybox.ts";
+import { busyboxApplets } from "./busybox-applets.ts";
+import { cacheRoot, tempPathFor } from "../util/cache-dir.ts";
+import { type PackOptions, type PackResult, packInitramfs } from "./pack.ts";
+import { type Logger, stderrLogger } from "../util/log.ts";
+import { type RootfsSpec, rootfsEntries } from "./rootfs.ts";
+
+/** Options of {@linkcode buildInitramfs}. */
+export interface InitramfsOptions extends Omit<RootfsSpec, "busybox">, PackOptions {
+  /** A resolved busybox, or where to find one (default "auto"). */
+  busybox?: Busybox | BusyboxSource;
+  /** Version spec for a busybox that is not given as an object (default "latest"). */
+  busyboxVersion?: string;
+  /** Output file; default `<cache>/initramfs/<sha256>.cpio.gz`. */
+  output?: string;
+  log?: Logger;
+  env?: Record<string, string | undefined>;
+}
+
+/** A built initramfs: its file, size and sha256, and the busybox inside. */
+export interface Initramfs extends PackResult {
+  busybox: Busybox;
+}
+
+/** Build an initramfs with busybox and a rendered `/init`; the same inputs give the same bytes. */
+export async function buildInitramfs(options: InitramfsOptions = {}): Promise<Initramfs> {
+  const log = options.log ?? stderrLogger();
+  const env = options.env ?? process.env;
+  const busybox = typeof options.busybox === "object" ? options.busybox : await resolveBusybox(options.busybox, { log, env, version: options.busyboxVersion });
+  log.step(`packing initramfs (busybox ${busybox.version ?? "?"} from ${busybox.origin})`);
+  const init = options.init;
+  const applets = options.applets ?? (await busyboxApplets(busybox.path, busybox.sha256));
+  const entries = await rootfsEntries({ busybox: busybox.path, init, extra: options.extra, applets });
+  const dir = join(cacheRoot(env), "initramfs");
+  const memberCache = join(cacheRoot(env), "gzip-members");
+  // A name of our own while building (another process may be packing the same
+  // image), in the temp-name form `cache clean` removes if we are killed.
+  const building = tempPathFor(join(dir, "building.cpio"));
+  const result = await packInitramfs(entries, options.output ?? building, { memberCache, ...options });
+  if (!options.output) {
+    const final = join(dir, `${result.sha256}.cpio${options.gzip === false ? "" : ".gz"}`);
+    await rename(result.path, final);
+    result.path = final;
+  }
+  return { ...result, busybox };
+}

@@ -1,0 +1,267 @@
+/**
+ * Running one command in a fresh microVM, like a container: the command goes
+ * in over a virtio-serial port, its stdin, stdout and stderr are ports of
+ * their own (so kernel messages on the serial console never mix with them),
+ * and its exit status comes back on a status port. QEMU connects to unix
+ * sockets we listen on before it starts, so nothing the guest writes is lost.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BootTimeoutError, CommandError, MicroforgeError, outputTail } from "../util/errors.ts";
+import type { MicroVM, Port } from "../vm/microvm.ts";
+import { shellJoin } from "../util/shell-quote.ts";
+import { bootPhases, type Phase } from "./phases.ts";
+import { printkCollector, writeTimeline } from "./timeline.ts";
+import { type BootTimings, watchConsole } from "./console.ts";
+import { diesWithUs, killOnExit } from "../util/reaper.ts";
+
+/** The guest exited abnormally: a kernel panic, or no status came back. */
+export class GuestError extends MicroforgeError {}
+
+/** Options of {@linkcode execInVm}. */
+export interface ExecOptions {
+  /** The command's stdin: bytes, a stream, or nothing (EOF at once). */
+  stdin?: string | Uint8Array | AsyncIterable<Uint8Array> | null;
+  /** Where the command's output goes (default: this process's stdout/stderr, with backpressure). */
+  stdout?: OutputSink;
+  stderr?: OutputSink;
+  /** Kernel console output, for --verbose. */
+  console?: (chunk: string) => void;
+  /** Kill the VM after this long (default 120 s; TCG boots are slow). */
+  timeoutMs?: number;
+  /** The line /init prints first (see the init template's banner). */
+  banner?: string;
+  /** Stop the VM early (e.g. a server recipe that is done); the result then has exit code 130. */
+  signal?: AbortSignal;
+  /**
+   * Keep the kernel's timestamped lines for the boot phases (nested guest
+   * detail), which also turns off the kernel's `quiet`: a few ms slower.
+   */
+  timings?: boolean;
+  /** Write the boot timeline as an SVG chart to this path (implies `timings`). */
+  timeline?: string;
+  /** Pass `quiet` to the kernel (default: yes, unless `timings`, `timeline` or a `console` callback wants its messages). */
+  quietKernel?: boolean;
+}
+
+/**
+ * Takes one chunk of the command's output. A returned promise means "not
+ * now": reading stops until it settles, so a slow consumer slows the guest
+ * down instead of piling its output up in our memory.
+ */
+export type OutputSink = (chunk: Uint8Array) => unknown;
+
+/** A sink writing to `stream` that asks to pause while the stream's buffer is full. */
+function streamSink(stream: NodeJS.WritableStream & { destroyed?: boolean }): (chunk: Uint8Array) => Promise<void> | undefined {
+  return (chunk) => {
+    if (stream.destroyed) return; // the reader went away (EPIPE): drop the rest, like a pipeline would
+    if (stream.write(chunk)) return;
+    return new Promise<void>((done) => {
+      const settle = () => {
+        for (const [ev, fn] of [["drain", settle], ["error", settle], ["close", settle]] as const) stream.removeListener(ev, fn);
+        done();
+      };
+      stream.once("drain", settle).once("error", settle).once("close", settle);
+    });
+  };
+}
+
+/** What a scripted run gives back. */
+export interface ExecResult {
+  exitCode: number;
+  timings: BootTimings;
+  /** Where the time went: host-side phases, plus kernel detail with `timings`. */
+  phases: Phase[];
+  /** The last console lines. */
+  console: string;
+}
+
+const PORTS = ["cmd", "stdin", "stdout", "stderr", "status"] as const;
+type PortName = (typeof PORTS)[number];
+
+function listen(path: string): Promise<{ server: Server; socket: Promise<Socket> }> {
+  return new Promise((res, rej) => {
+    let resolveSocket!: (s: Socket) => void;
+    const socket = new Promise<Socket>((r) => (resolveSocket = r));
+    const server = createServer((s) => resolveSocket(s));
+    server.once("error", rej);
+    server.listen(path, () => res({ server, socket }));
+  });
+}
+
+async function feedStdin(socket: Socket, stdin: ExecOptions["stdin"]): Promise<void> {
+  socket.on("error", () => undefined);
+  if (stdin === null || stdin === undefined) return void socket.end();
+  if (typeof stdin === "string" || stdin instanceof Uint8Array) return void socket.end(stdin);
+  for await (const chunk of stdin) {
+    if (socket.destroyed) break;
+    if (!socket.write(chunk)) await new Promise((r) => socket.once("drain", r));
+  }
+  socket.end();
+}
+
+/**
+ * The output ports' readers. After QEMU exits, {@linkcode drained} waits for
+ * every connected port to reach its end. It gives up only when nothing moved
+ * for `idleMs` while no sink was holding us back: a port QEMU never
+ * connected (it failed to start) or never closed must not keep us waiting.
+ */
+class PortReaders {
+  #open = new Set<Socket>();
+  #held = 0;
+  #idle?: { timer?: ReturnType<typeof setTimeout>; ms: number; fire: () => void };
+  #allClosed?: () => void;
+
+  read(socket: Promise<Socket>, sink: OutputSink): void {
+    void socket.then((s) => {
+      this.#open.add(s);
+      s.on("data", (c: Uint8Array) => {
+        this.#poke();
+        const wait = sink(c);
+        // Only a promise holds us back (a sink like `(c) => (out += c)` returns other values).
+        if (!(wait instanceof Promise)) return;
+        s.pause();
+        this.#held++;
+        this.#poke();
+        const resume = () => {
+          this.#held--;
+          this.#poke();
+          s.resume();
+        };
+        void wait.then(resume, resume);
+      });
+      const gone = () => {
+        this.#open.delete(s);
+        if (!this.#open.size) this.#allClosed?.();
+      };
+      s.on("close", gone).on("error", gone);
+    });
+  }
+
+  /**
+   * Resolve once every connected port has closed, or nothing moved for
+   * `idleMs` while no sink held us back, or `maxMs` passed (a reader that
+   * never reads must not outlive the run's timeout).
+   */
+  async drained(idleMs: number, maxMs: number): Promise<void> {
+    if (!this.#open.size) return;
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((done) => {
+      this.#allClosed = done;
+      this.#idle = { ms: idleMs, fire: done };
+      deadline = setTimeout(done, Math.max(maxMs, idleMs));
+      this.#poke();
+    });
+    // Pending timers would keep the process alive after every run.
+    clearTimeout(deadline);
+    clearTimeout(this.#idle?.timer);
+    this.#idle = undefined;
+  }
+
+  #poke(): void {
+    const idle = this.#idle;
+    if (!idle) return;
+    clearTimeout(idle.timer);
+    idle.timer = this.#held ? undefined : setTimeout(idle.fire, idle.ms);
+  }
+}
+
+/** Boot `vm`, run `command` in it, stream its output, and resolve to its exit status. */
+export async function execInVm(vm: MicroVM, command: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  if (!command.length) throw new MicroforgeError("No command to run in the VM", "pass one after --, e.g. `microforge run -- uname -a`");
+  const dir = await mkdtemp(join(tmpdir(), "mf-"));
+  const servers: Server[] = [];
+  try {
+    const sockets = {} as Record<PortName, Promise<Socket>>;
+    const ports: Port[] = [];
+    for (const name of PORTS) {
+      const path = join(dir, name);
+      const { server, socket } = await listen(path);
+      servers.push(server);
+      sockets[name] = socket;
+      ports.push({ name: `microforge.${name}`, socket: path });
+    }
+    const timings = options.timings || options.timeline !== undefined;
+    const quiet = options.quietKernel ?? !(timings || options.console);
+    const argv = vm.with({ ports, serial: "stdio", quiet: vm.spec.quiet || quiet }).toArgv();
+    const start = Date.now();
+    const watch = watchConsole(options.banner ?? "microforge: /init started", start, { quietKernel: quiet });
+    const printk = printkCollector(timings ? undefined : 0);
+    const [program, ...args] = diesWithUs(argv);
+    const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const unregister = killOnExit(child, true, { name: argv[0].split("/").pop() });
+    let qemuErr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      watch.feed(d);
+      printk.feed(d);
+      options.console?.(d);
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (qemuErr = outputTail(qemuErr + d, 40)));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((res, rej) => {
+      child.once("error", rej);
+      child.once("close", (code, signal) => res({ code, signal }));
+    });
+    void sockets.cmd.then((s) => s.on("error", () => undefined).end(shellJoin(command) + "\n"));
+    // Feeding stdin ends early when the guest is gone (we destroy the stream below); that is not an error.
+    void sockets.stdin.then((s) => feedStdin(s, options.stdin)).catch(() => undefined);
+    let status = "";
+    const readers = new PortReaders();
+    readers.read(sockets.stdout, options.stdout ?? streamSink(process.stdout));
+    readers.read(sockets.stderr, options.stderr ?? streamSink(process.stderr));
+    readers.read(sockets.status, (c) => void (status += new TextDecoder().decode(c)));
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    let timedOut = false;
+    const stop = () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, timeoutMs);
+    options.signal?.addEventListener("abort", stop, { once: true });
+    let ended: { code: number | null; signal: string | null };
+    try {
+      ended = await exited;
+    } finally {
+      clearTimeout(timer);
+      unregister();
+    }
+    watch.timings.exitMs = Date.now() - start;
+    // The guest is gone: stop reading our stdin (a pipe that never ends must not keep us alive).
+    const stdinStream = options.stdin as { destroy?: () => void } | null | undefined;
+    if (stdinStream && typeof stdinStream.destroy === "function") stdinStream.destroy();
+    // QEMU has closed its ends; read what is still in flight, however slow our reader, within the timeout.
+    await readers.drained(2000, timedOut || options.signal?.aborted ? 0 : start + timeoutMs - Date.now());
+    const phases = bootPhases(watch.timings, printk.lines);
+    if (options.timeline !== undefined) {
+      await writeTimeline(options.timeline, phases, { title: `microforge run -- ${shellJoin(command)}`, totalMs: watch.timings.exitMs });
+    }
+    const result = (exitCode: number): ExecResult => ({ exitCode, timings: watch.timings, phases, console: watch.tail() });
+    if (timedOut) throw new BootTimeoutError(timeoutMs / 1000, watch.tail());
+    if (options.signal?.aborted) return result(130);
+    if (ended.code !== 0 && !watch.sawOutput) {
+      throw new CommandError(argv, ended.code, ended.signal, qemuErr, "QEMU could not start this VM; check the paths and options above");
+    }
+    const parsed = /^(\d+)\s*$/.exec(status);
+    if (parsed) return result(Number(parsed[1]));
+    const what = watch.panicked ? `The guest kernel panicked${watch.panicMessage ? `: ${watch.panicMessage}` : ""}` : "The VM ended without reporting the command's exit status";
+    const hint = !watch.panicked
+      ? "check that the initramfs has microforge's /init and the kernel has virtio-console (feature console)"
+      : /Attempted to kill init/.test(watch.panicMessage ?? "")
+      ? "the initramfs's /init exited; it must end the VM with `reboot -f` instead (microforge's init template does)"
+      : "read the kernel messages above";
+    const e = new GuestError(`${what}\n--- last console lines ---\n${watch.tail()}\n---`, hint);
+    Object.assign(e, { exitCode: 255, timings: watch.timings, phases });
+    throw e;
+  } finally {
+    for (const s of servers) s.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * One error class per failure kind. Each carries what a person needs to act:
+ * what failed, the evidence (command, exit code, output tail) and the next step.
+ */
+
+/** Base class: every microforge error has a `hint` saying what to do next. */
+export class MicroforgeError extends Error {
+  /** What the user should do about it. */
+  readonly hint: string;
+  /** The message without the hint line. */
+  readonly summary: string;
+  /** Process exit code the CLI uses for this error. */
+  readonly exitCode: number = 1;
+
+  constructor(message: string, hint = "", options?: { cause?: unknown }) {
+    super(hint ? `${message}\n  → ${hint}` : message, options);
+    this.name = new.target.name;
+    this.hint = hint;
+    this.summary = message;
+  }
+}
+
+/** Keep the last `lines` lines of a command's output for an error message. */
+export function outputTail(output: string, lines = 20): string {
+  const all = output.replace(/\s+$/, "").split("\n");
+  return all.slice(-lines).join("\n");
+}
+
+/** A command exited non-zero or was killed by a signal. */
+export class CommandError extends MicroforgeError {
+  constructor(
+    readonly argv: readonly string[],
+    readonly code: number | null,
+    readonly signal: string | null,
+    readonly tail: string,
+    hint = "",
+  ) {
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    const out = tail ? `\n--- last lines of output ---\n${tail}\n---` : "";
+    super(`Command ${argv.join(" ")} ${how}${out}`, hint);
+  }
+}
+
+/** A host program the pipeline needs is not installed. */
+export class MissingToolError extends MicroforgeError {
+  constructor(readonly tool: string, why: string, install: string) {
+    super(
+      `${tool} is missing: ${why}`,
+      `${install}, or run \`microforge doctor --fix\``,
+    );
+  }
+}
+
+/** The busybox binary cannot be used (not found, not static, not x86_64). */
+export class BusyboxError extends MicroforgeError {}
+
+/** An EJS template failed to compile or render; names file and line. */
+export class TemplateError extends MicroforgeError {
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    const where = line ? `${file}:${line}` : file;
+    super(`Template ${where}: ${detail}`, "fix the template or pass the missing variable", options);
+  }
+}
+
+/** A file is not an x86_64 ELF executable we can read (not ELF, wrong machine, truncated). */
+export class ElfError extends MicroforgeError {}
+
+/** Invalid content for the initramfs (bad path, mode, missing source file). */
+export class RootfsError extends MicroforgeError {}
+
+/** Wrong command-line usage; the CLI exits with code 2. */
+export class UsageError extends MicroforgeError {
+  override readonly exitCode = 2;
+}
+
+/** A download failed (HTTP status, connection error, timeout, truncated body). */
+export class DownloadError extends MicroforgeError {
+  constructor(readonly url: string, detail: string, hint = "check the network or the mirror URL, then try again", options?: { cause?: unknown }) {
+    super(`Download of ${url} failed: ${detail}`, hint, options);
+  }
+}
+
+/** Downloaded bytes do not have the expected sha256. */
+export class ChecksumError extends MicroforgeError {
+  constructor(readonly url: string, readonly expected: string, readonly actual: string) {
+    super(
+      `Checksum mismatch for ${url}: expected sha256 ${expected}, got ${actual}`,
+      "the file was not kept; if the upstream file really changed, re-resolve with --update",
+    );
+  }
+}
+
+/** A version spec matched nothing, or is malformed. */
+export class VersionError extends MicroforgeError {}
+
+/** The lock file is unreadable, or `--locked` found that something would change. */
+export class LockFileError extends MicroforgeError {}
+
+/** Waiting for another process's cache lock took longer than allowed. */
+export class MutexError extends MicroforgeError {}
+
+/** One requested Kconfig symbol that did not end as requested. */
+export interface DroppedSymbol {
+  symbol: string;
+  requested: string;
+  /** What it became in .config ("is not set" when absent). */
+  actual: string;
+  /** Its `depends on` / `select` lines and enclosing `if`/`menu` conditions, from the tree's Kconfig files. */
+  why: string[];
+}
+
+/** Requested kernel config symbols were dropped by Kconfig (a dependency is off). */
+export class KconfigError extends MicroforgeError {
+  constructor(readonly dropped: DroppedSymbol[]) {
+    const lines = dropped.map((d) => {
+      const why = d.why.length ? `: ${d.why.join("; ")}` : "";
+      return `  CONFIG_${d.symbol}=${d.requested} was requested but ${d.actual === "is not set" ? "is not set" : `became ${d.actual}`}${why}`;
+    });
+    super(
+      `Kernel config dropped ${dropped.length} requested symbol${dropped.length === 1 ? "" : "s"}:\n${lines.join("\n")}`,
+      "add the missing dependencies to your fragment (or a feature), or pass --allow-dropped to build anyway",
+    );
+  }
+}
+
+/** A VM spec is invalid (memory size, cpus, kernel argument, device path). */
+export class VmSpecError extends MicroforgeError {}
+
+/** A template variable of `/init` has a value of the wrong type (a usage error: exit 2). */
+export class InitVarError extends UsageError {
+  constructor(readonly variable: string, readonly expected: string, value: unknown, example: string) {
+    super(`Template variable ${variable} must be ${expected}, not ${JSON.stringify(value) ?? String(value)}`, `for example ${example}`);
+  }
+}
+
+/** The guest did not finish within the timeout; QEMU was killed. */
+export class BootTimeoutError extends MicroforgeError {
+  override readonly exitCode = 124;
+  constructor(readonly seconds: number, readonly consoleTail: string) {
+    super(`The VM did not finish within ${seconds} s and was stopped${consoleTail ? `\n--- last console lines ---\n${consoleTail}\n---` : ""}`, "raise --timeout, or check what the guest is waiting for");
+  }
+}

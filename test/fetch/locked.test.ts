@@ -1,0 +1,44 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { LockFileError, UsageError } from "../../lib/util/errors.ts";
+import { writeLock } from "../../lib/sources/lock-file.ts";
+import { lockedKernel } from "../../lib/fetch/locked.ts";
+import { tempDir } from "../helpers.ts";
+
+test("beforeFetch sees the resolved version and can stop the fetch, with or without a lock", async () => {
+  const dir = await tempDir("locked-");
+  const tarball = join(dir, "linux-6.1.63.tar.xz");
+  await writeFile(tarball, "not read: beforeFetch refuses first");
+  const seen: string[] = [];
+  const refuse = (v: string) => {
+    seen.push(v);
+    throw new UsageError("refused", "by the test");
+  };
+  await assert.rejects(lockedKernel("6.1", { source: tarball, beforeFetch: refuse }), /^UsageError: refused/);
+  const lock = join(dir, "microforge.lock.json");
+  await writeLock(lock, { version: 1, artifacts: { kernel: { spec: "6.1", version: "6.1.70", source: "path", url: tarball, sha256: "0".repeat(64) } } });
+  await assert.rejects(lockedKernel("6.1", { source: tarball, lock: { path: lock, mode: "reuse" }, beforeFetch: refuse }), /^UsageError: refused/);
+  assert.deepEqual(seen, ["6.1.63", "6.1.70"]);
+});
+
+test("a locked tarball whose bytes differ from the pinned sha256 is refused with a hint to --update", async () => {
+  const dir = await tempDir("locked-");
+  const tarball = join(dir, "linux-6.1.63.tar.xz");
+  await writeFile(tarball, "changed bytes");
+  const lock = join(dir, "microforge.lock.json");
+  await writeLock(lock, { version: 1, artifacts: { kernel: { spec: "6.1", version: "6.1.63", source: "path", url: tarball, sha256: "0".repeat(64) } } });
+  await assert.rejects(lockedKernel("6.1", { source: tarball, lock: { path: lock, mode: "reuse" } }), /has sha256 [0-9a-f]{64}, but the lock file expects 0{64}\n {2}→ .*--update/);
+});
+
+test("a kernel.org lock entry without an http(s) URL is a lock file error, not a crash", async () => {
+  const dir = await tempDir("locked-");
+  const lock = join(dir, "microforge.lock.json");
+  await writeLock(lock, { version: 1, artifacts: { kernel: { spec: "6.1", version: "6.1.63", source: "kernel.org", url: "linux-6.1.63.tar.xz", sha256: "0".repeat(64) } } });
+  await assert.rejects(lockedKernel("6.1", { source: "kernel.org", lock: { path: lock, mode: "reuse" } }), (err: unknown) => {
+    assert.ok(err instanceof LockFileError);
+    assert.match(err.message, /has source kernel\.org but no http\(s\) URL \("linux-6\.1\.63\.tar\.xz"\)\n {2}→ .*--update/);
+    return true;
+  });
+});

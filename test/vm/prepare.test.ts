@@ -1,0 +1,29 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { VmSpecError } from "../../lib/util/errors.ts";
+import { checkVmPaths } from "../../lib/vm/prepare.ts";
+import { tempDir } from "../helpers.ts";
+
+const refused = async (promise: Promise<unknown>, message: RegExp) =>
+  await assert.rejects(promise, (err: unknown) => err instanceof VmSpecError && err.exitCode === 1 && message.test(err.message));
+
+test("kernel, initrd, disk and share paths are checked for existence and kind before anything starts", async () => {
+  const dir = await tempDir("vm-paths-");
+  const file = join(dir, "bzImage");
+  await writeFile(file, "x");
+  await mkdir(join(dir, "share"));
+  execFileSync("mkfifo", [join(dir, "fifo")]);
+  await checkVmPaths({ kernel: file, initrd: file, disks: [{ path: file }], shares: [{ path: join(dir, "share") }] });
+  await refused(checkVmPaths({ kernel: join(dir, "nope") }), /^Kernel .*\/nope does not exist\n {2}→ pass a bzImage or vmlinux file/);
+  await refused(checkVmPaths({ kernel: join(dir, "a", "b", "bzImage") }), new RegExp(`^Kernel .* does not exist \\(there is no ${dir}/a\\)`));
+  await refused(checkVmPaths({ kernel: join(dir, "share") }), /^Kernel .*\/share is a directory, not a file/);
+  await refused(checkVmPaths({ kernel: join(dir, "fifo") }), /^Kernel .*\/fifo is a FIFO, not a file/);
+  await refused(checkVmPaths({ kernel: join(dir, "bzImage", "x") }), /^Kernel .*\/bzImage\/x does not exist \(there is no .*\/bzImage\/x\)|^Kernel .*bzImage\/x does not exist/);
+  await refused(checkVmPaths({ initrd: join(dir, "share") }), /^Initramfs .* is a directory, not a file\n {2}→ pass an initramfs file/);
+  await refused(checkVmPaths({ disks: [{ path: join(dir, "disk.img") }] }), /^Disk image .*disk\.img does not exist\n {2}→ create it first/);
+  await refused(checkVmPaths({ shares: [{ path: file }] }), /^Shared directory .*bzImage is a file, not a directory/);
+  await refused(checkVmPaths({ shares: [{ path: join(dir, "gone") }] }), /^Shared directory .*gone does not exist/);
+});
