@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { type Command, listFlag, type ParsedArgs, suggest } from "./command.ts";
 import { cacheRoot } from "../util/cache-dir.ts";
 import { parseOverride } from "../kernel/dot-config.ts";
-import { MicroforgeError, UsageError } from "../util/errors.ts";
+import { KernelTreeError, UsageError } from "../util/errors.ts";
 import { buildKernel, reproducibleEnv } from "../kernel/build.ts";
 import { assertBuildToolchain } from "../host/toolchain.ts";
 import { configureKernel } from "../kernel/config.ts";
@@ -24,9 +24,6 @@ function features(args: ParsedArgs): string[] {
   const list = listFlag(args, "features");
   return list.length ? list : [...DEFAULT_FEATURES];
 }
-
-/** The directory given with --tree is missing or is not a kernel source tree. */
-export class KernelTreeError extends MicroforgeError {}
 
 async function treeVersion(tree: string): Promise<string> {
   const hint = "pass the top directory of an extracted kernel (`microforge fetch kernel --extract` prints one)";

@@ -4,7 +4,7 @@
  */
 import { statSync } from "node:fs";
 import { type FlagSpec, type ParsedArgs, suggest } from "./command.ts";
-import { MicroforgeError, UsageError } from "../util/errors.ts";
+import { SourcePathError, UsageError } from "../util/errors.ts";
 import type { LockOptions } from "../fetch/locked.ts";
 
 /** `--kernel-source`. */
@@ -51,9 +51,6 @@ export function artifactArg(args: ParsedArgs, command: string): "kernel" | "busy
   }
   return what;
 }
-
-/** A source given as a path (a kernel tarball, a busybox binary) is missing or is not a file. */
-export class SourcePathError extends MicroforgeError {}
 
 /** Source keywords per flag; anything else is a path. */
 const SOURCE_WORDS: Record<"kernel-source" | "busybox-source" | "busybox", readonly string[]> = {

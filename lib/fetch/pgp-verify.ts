@@ -6,15 +6,12 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MicroforgeError, MissingToolError } from "../util/errors.ts";
+import { MissingToolError, SignatureError } from "../util/errors.ts";
 import { type Runner, runProcess } from "../util/process.ts";
 import { findOnPath } from "../util/find-on-path.ts";
 
 /** The kernel.org autosigner key id, for messages. */
 export const KERNEL_ORG_AUTOSIGNER = "632D3A06589DA6B1";
-
-/** A clearsigned text failed verification, or could not be verified. */
-export class SignatureError extends MicroforgeError {}
 
 /** Verify clearsigned `text` (from `url`) with gpgv and `keyring`; throws {@linkcode SignatureError}. */
 export async function verifyClearsigned(text: string, url: string, keyring: string | undefined, deps: { run?: Runner; env?: Record<string, string | undefined> } = {}): Promise<void> {

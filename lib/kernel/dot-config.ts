@@ -5,10 +5,7 @@
  * silently ignores a line it cannot read (`X=y`, `CONFIG_X=yes` reads as y),
  * and a silently ignored line is a symbol that never gets set.
  */
-import { MicroforgeError, UsageError } from "../util/errors.ts";
-
-/** A config fragment file cannot be used: a line Kconfig would ignore, or a file that cannot be read. */
-export class ConfigFragmentError extends MicroforgeError {}
+import { ConfigFragmentError, UsageError } from "../util/errors.ts";
 
 const SET = /^CONFIG_([A-Za-z0-9_]+)=(.*)$/;
 const NOT_SET = /^#\s*CONFIG_([A-Za-z0-9_]+) is not set\s*$/;

@@ -8,7 +8,8 @@
 import { readFileSync, statSync } from "node:fs";
 import semver from "semver";
 import { suggest } from "../util/suggest.ts";
-import { ConfigFragmentError, parseDotConfig, parseOverride, renderFragment } from "./dot-config.ts";
+import { parseDotConfig, parseOverride, renderFragment } from "./dot-config.ts";
+import { ConfigFragmentError } from "../util/errors.ts";
 import { UsageError } from "../util/errors.ts";
 import { toSemver } from "../sources/kernel-version.ts";
 import { findTemplate, renderTemplate } from "../util/template.ts";

@@ -13,7 +13,8 @@ import type { Readable, Writable } from "node:stream";
 import { cacheRoot, tempPathFor } from "../util/cache-dir.ts";
 import { CommandError, MicroforgeError, MissingToolError, outputTail } from "../util/errors.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
-import { decompressor, TarScanner, UnsafeArchiveError } from "./tar-scan.ts";
+import { decompressor, TarScanner } from "./tar-scan.ts";
+import { UnsafeArchiveError } from "../util/errors.ts";
 import { diesWithUs } from "../util/reaper.ts";
 
 /** Options of {@linkcode sourceTree}. */

@@ -9,24 +9,7 @@
  * next valid-looking header after such a block, which could be a member this
  * scan never saw.
  */
-import { MicroforgeError } from "../util/errors.ts";
-
-/** A member that could write or point outside the tree, or a kind we do not extract. */
-export class UnsafeArchiveError extends MicroforgeError {
-  constructor(readonly archive: string, readonly member: string, readonly reason: string) {
-    super(
-      `Refused to extract ${archive}: member ${JSON.stringify(member)} ${reason}`,
-      "nothing was extracted; the archive is damaged or malicious: get it again from a trusted source (kernel.org, Debian)",
-    );
-  }
-}
-
-/** Bytes that are not a tar stream GNU tar and this scan would read the same way. */
-export class ArchiveFormatError extends MicroforgeError {
-  constructor(readonly archive: string, detail: string) {
-    super(`Refused to extract ${archive}: it is not a well-formed tar archive (${detail})`, "nothing was extracted; the file is damaged: delete it and fetch it again");
-  }
-}
+import { ArchiveFormatError, UnsafeArchiveError } from "../util/errors.ts";
 
 /** Options of {@linkcode TarScanner}. */
 export interface TarScanOptions {

@@ -10,16 +10,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BootTimeoutError, CommandError, MicroforgeError, outputTail } from "../util/errors.ts";
+import { BootTimeoutError, CommandError, GuestError, MicroforgeError, outputTail } from "../util/errors.ts";
 import type { MicroVM, Port } from "../vm/microvm.ts";
 import { shellJoin } from "../util/shell-quote.ts";
 import { bootPhases, type Phase } from "./phases.ts";
 import { printkCollector, writeTimeline } from "./timeline.ts";
 import { type BootTimings, watchConsole } from "./console.ts";
 import { diesWithUs, killOnExit } from "../util/reaper.ts";
-
-/** The guest exited abnormally: a kernel panic, or no status came back. */
-export class GuestError extends MicroforgeError {}
 
 /** Options of {@linkcode execInVm}. */
 export interface ExecOptions {

@@ -5,7 +5,7 @@
  */
 import semver from "semver";
 import { suggest } from "../util/suggest.ts";
-import { VersionError } from "../util/errors.ts";
+import { VersionError, VersionSpecError } from "../util/errors.ts";
 import { toSemver } from "./kernel-version.ts";
 
 /** Something with a version: a kernel release, a busybox build, a Debian package. */
@@ -32,11 +32,6 @@ export interface ResolveOptions {
   what?: string;
   /** Where the candidates came from, for messages ("kernel.org", "Debian packages"). */
   from?: string;
-}
-
-/** A version spec that cannot mean any version ("^^6", "latest-ish"): wrong usage, so the CLI exits 2. */
-export class VersionSpecError extends VersionError {
-  override readonly exitCode = 2;
 }
 
 /** Options of {@linkcode checkSpec}. */

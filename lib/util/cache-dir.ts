@@ -9,7 +9,7 @@ import { existsSync, rmSync } from "node:fs";
 import { mkdir, rename, rm, statfs, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
-import { MicroforgeError } from "./errors.ts";
+import { CacheWriteError, MicroforgeError, WriteError } from "./errors.ts";
 import { onExitOrSignal } from "./reaper.ts";
 
 /** `MICROFORGE_CACHE`, else `$XDG_CACHE_HOME/microforge`, else `~/.cache/microforge`. */
@@ -54,16 +54,6 @@ export function formatSize(bytes: number): string {
   if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
   return `${bytes} B`;
 }
-
-/** Writing failed because the disk is full, read-only, or not ours; names the directory and what was needed. */
-export class WriteError extends MicroforgeError {
-  constructor(readonly dir: string, readonly code: string, message: string, hint: string, options?: { cause?: unknown }) {
-    super(message, hint, options);
-  }
-}
-
-/** Writing into the cache failed (full, read-only, permissions): set MICROFORGE_CACHE elsewhere or clean it. */
-export class CacheWriteError extends WriteError {}
 
 /** Bytes free for us on the filesystem holding `path` (its nearest existing parent); `undefined` when unknown. */
 export async function freeBytes(path: string): Promise<number | undefined> {

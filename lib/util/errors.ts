@@ -145,3 +145,56 @@ export class BootTimeoutError extends MicroforgeError {
     super(`The VM did not finish within ${seconds} s and was stopped${consoleTail ? `\n--- last console lines ---\n${consoleTail}\n---` : ""}`, "raise --timeout, or check what the guest is waiting for");
   }
 }
+
+/** A template file cannot be found or read (a missing path, a directory, a FIFO). */
+export class TemplateFileError extends MicroforgeError {}
+
+/** A word no shell can receive: it holds a NUL byte (a C string ends there). */
+export class ShellQuoteError extends MicroforgeError {}
+
+/** Writing failed because the disk is full, read-only, or not ours; names the directory and what was needed. */
+export class WriteError extends MicroforgeError {
+  constructor(readonly dir: string, readonly code: string, message: string, hint: string, options?: { cause?: unknown }) {
+    super(message, hint, options);
+  }
+}
+
+/** Writing into the cache failed (full, read-only, permissions): set MICROFORGE_CACHE elsewhere or clean it. */
+export class CacheWriteError extends WriteError {}
+
+/** A config fragment file cannot be used: a line Kconfig would ignore, or a file that cannot be read. */
+export class ConfigFragmentError extends MicroforgeError {}
+
+/** A member that could write or point outside the tree, or a kind we do not extract. */
+export class UnsafeArchiveError extends MicroforgeError {
+  constructor(readonly archive: string, readonly member: string, readonly reason: string) {
+    super(
+      `Refused to extract ${archive}: member ${JSON.stringify(member)} ${reason}`,
+      "nothing was extracted; the archive is damaged or malicious: get it again from a trusted source (kernel.org, Debian)",
+    );
+  }
+}
+
+/** Bytes that are not a tar stream GNU tar and this scan would read the same way. */
+export class ArchiveFormatError extends MicroforgeError {
+  constructor(readonly archive: string, detail: string) {
+    super(`Refused to extract ${archive}: it is not a well-formed tar archive (${detail})`, "nothing was extracted; the file is damaged: delete it and fetch it again");
+  }
+}
+
+/** A clearsigned text failed verification, or could not be verified. */
+export class SignatureError extends MicroforgeError {}
+
+/** The directory given with --tree is missing or is not a kernel source tree. */
+export class KernelTreeError extends MicroforgeError {}
+
+/** A source given as a path (a kernel tarball, a busybox binary) is missing or is not a file. */
+export class SourcePathError extends MicroforgeError {}
+
+/** A version spec that cannot mean any version ("^^6", "latest-ish"): wrong usage, so the CLI exits 2. */
+export class VersionSpecError extends VersionError {
+  override readonly exitCode = 2;
+}
+
+/** The guest exited abnormally: a kernel panic, or no status came back. */
+export class GuestError extends MicroforgeError {}

@@ -3,10 +3,7 @@
  * scripts run by busybox `sh`. zx's `quote` emits bash's `$'...'`, which POSIX
  * sh does not understand, so single quotes are used here.
  */
-import { MicroforgeError } from "./errors.ts";
-
-/** A word no shell can receive: it holds a NUL byte (a C string ends there). */
-export class ShellQuoteError extends MicroforgeError {}
+import { ShellQuoteError } from "./errors.ts";
 
 /** Quote one word for a POSIX shell; safe words are left bare. Throws {@linkcode ShellQuoteError} for a NUL byte. */
 export function shellQuote(word: string): string {

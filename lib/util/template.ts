@@ -6,15 +6,12 @@
 import ejs from "ejs";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { MicroforgeError, TemplateError } from "./errors.ts";
+import { MicroforgeError, TemplateError, TemplateFileError } from "./errors.ts";
 import { shellJoin, shellQuote } from "./shell-quote.ts";
 import { packageRoot } from "./package-root.ts";
 
 /** The built-in `templates/` directory of this package. */
 export const builtinTemplates: string = join(packageRoot, "templates");
-
-/** A template file cannot be found or read (a missing path, a directory, a FIFO). */
-export class TemplateFileError extends MicroforgeError {}
 
 /** Find `name` in `dirs` (in order), then in the built-in templates; paths (starting with / or .) are used as they are. */
 export function findTemplate(name: string, dirs: readonly string[] = []): string {

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runProcess } from "../../lib/util/process.ts";
-import { SignatureError, verifyClearsigned } from "../../lib/fetch/pgp-verify.ts";
+import { verifyClearsigned } from "../../lib/fetch/pgp-verify.ts";
+import { SignatureError } from "../../lib/util/errors.ts";
 import { sha256From } from "../../lib/sources/kernel-releases.ts";
 import { tempDir } from "../helpers.ts";
 

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigFragmentError, isConfigValue, parseDotConfig, parseOverride, renderFragment } from "../../lib/kernel/dot-config.ts";
+import { isConfigValue, parseDotConfig, parseOverride, renderFragment } from "../../lib/kernel/dot-config.ts";
+import { ConfigFragmentError } from "../../lib/util/errors.ts";
 import { UsageError } from "../../lib/util/errors.ts";
 
 const dotConfig = [

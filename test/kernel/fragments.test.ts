@@ -5,7 +5,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DEFAULT_FEATURES, expandFeatures, kernelConfigRequest } from "../../lib/kernel/fragments.ts";
 import { droppedSymbols } from "../../lib/kernel/config.ts";
-import { ConfigFragmentError } from "../../lib/kernel/dot-config.ts";
+import { ConfigFragmentError } from "../../lib/util/errors.ts";
 import { tempDir } from "../helpers.ts";
 
 test("features pull in what they need, in a fixed order", () => {

@@ -28,7 +28,7 @@ import { KERNEL_RELEASES_URL } from "../../lib/sources/kernel-releases.ts";
 import { releasesUrl } from "../../lib/fetch/kernel-tarball.ts";
 import { memoryLogger } from "../../lib/util/log.ts";
 import { formatCommand, formatScript } from "../../lib/util/shell-command.ts";
-import { ShellQuoteError } from "../../lib/util/shell-quote.ts";
+import { ShellQuoteError } from "../../lib/util/errors.ts";
 import { sourceTree } from "../../lib/kernel/source-tree.ts";
 import { decompressor, TarScanner } from "../../lib/kernel/tar-scan.ts";
 import { prepareVm } from "../../lib/vm/prepare.ts";

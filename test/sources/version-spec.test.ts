@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseKernelReleases } from "../../lib/sources/kernel-releases.ts";
-import { checkSpec, resolveSpec, VersionSpecError } from "../../lib/sources/version-spec.ts";
+import { checkSpec, resolveSpec } from "../../lib/sources/version-spec.ts";
+import { VersionSpecError } from "../../lib/util/errors.ts";
 import { VersionError } from "../../lib/util/errors.ts";
 import { releasesJson } from "../fixtures/kernel-org.ts";
 

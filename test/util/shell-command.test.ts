@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { runProcess } from "../../lib/util/process.ts";
 import { MicroVM } from "../../lib/vm/microvm.ts";
 import { formatCommand, formatScript, formatStatusScript } from "../../lib/util/shell-command.ts";
-import { ShellQuoteError } from "../../lib/util/shell-quote.ts";
+import { ShellQuoteError } from "../../lib/util/errors.ts";
 import { tempDir } from "../helpers.ts";
 
 const qemu = ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off", "-nographic", "-m", "512", "-append", "console=ttyS0 panic=-1", "-kernel", "/k/bzImage"];
