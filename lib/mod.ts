@@ -1,10 +1,12 @@
 /**
- * microforge's public API, the recipe DSL. Recipes and users import from
- * here only; everything else in `lib/` is internal.
+ * microforge's public API: the recipe DSL, its types and every error class.
+ * Recipes import from here only (`import { kernel } from "microforge"`);
+ * the stages behind it are reachable as subpaths (`microforge/kernel/build`)
+ * for power users, without the stability promise of this module.
  *
  * @example
  * ```ts
- * import { ask, busybox, initramfs, kernel, microvm } from "../lib/mod.ts";
+ * import { ask, busybox, initramfs, kernel, microvm } from "microforge";
  * const opts = await ask({ kernel: { type: "kernel", default: "longterm" }, memory: { type: "string", default: "512M" } });
  * const k = await kernel({ version: opts.kernel as string });
  * const rd = await initramfs({ busybox: await busybox() });
@@ -13,49 +15,50 @@
  * const r = await vm.exec(["uname", "-a"], { timeline: "boot.svg" }); // or: await vm.run()
  * ```
  */
-export { $, argv, chalk, fs, path } from "zx";
+// zx's helpers for a recipe's own shell steps; options come from ask(), not zx's argv.
+export { $, chalk, fs, path } from "zx";
 export { busybox, initramfs, kernel, microvm, Vm } from "./recipe/dsl.ts";
 export type { KernelOptions } from "./recipe/dsl.ts";
 export { ask } from "./recipe/ask.ts";
 export type { AskContext, AskOption } from "./recipe/ask.ts";
-export type { KernelBuild } from "./kernel/build.ts";
-export type { VmOptions } from "./vm/prepare.ts";
 export type { DefaultVmOptions } from "./recipe/defaults.ts";
-export type { ExecOptions, ExecResult } from "./run/exec.ts";
-export type { Phase } from "./run/phases.ts";
+export type { KernelBuild } from "./kernel/build.ts";
 export type { Initramfs, InitramfsOptions } from "./initramfs/build.ts";
-export { debianBusybox, resolveBusybox } from "./fetch/busybox.ts";
-export { inspectBusybox } from "./sources/busybox-inspect.ts";
+export type { ExtraContent, InitVars } from "./initramfs/rootfs.ts";
 export type { Busybox, BusyboxSource } from "./fetch/busybox.ts";
-export { cpioArchive } from "./initramfs/cpio.ts";
-export type { CpioEntry, CpioOptions } from "./initramfs/cpio.ts";
-export { packInitramfs } from "./initramfs/pack.ts";
-export { fetchKernel, resolveKernel } from "./fetch/kernel-tarball.ts";
-export type { KernelChoice, KernelSourceOptions, KernelTarball } from "./fetch/kernel-tarball.ts";
-export { lockedBusybox, lockedKernel } from "./fetch/locked.ts";
 export type { LockOptions } from "./fetch/locked.ts";
-export { download } from "./fetch/download.ts";
-export { sourceTree } from "./kernel/source-tree.ts";
-export type { PackOptions, PackResult } from "./initramfs/pack.ts";
-export { checkInitVars, defaultInitVars, renderInit } from "./initramfs/rootfs.ts";
-export type { ExtraContent, InitVars, RootfsSpec } from "./initramfs/rootfs.ts";
-export { findTemplate, renderTemplate } from "./util/template.ts";
-export { runHostChecks } from "./host/checks.ts";
-export type { HostItem } from "./host/checks.ts";
-export { shellJoin, shellQuote } from "./util/shell-quote.ts";
+export type { VmOptions } from "./vm/prepare.ts";
+export type { ExecOptions, ExecResult } from "./run/exec.ts";
+export type { StartOptions } from "./run/start.ts";
+export type { Phase } from "./run/phases.ts";
 export {
+  ArchiveFormatError,
   BootTimeoutError,
   BusyboxError,
+  CacheWriteError,
   ChecksumError,
   CommandError,
+  ConfigFragmentError,
   DownloadError,
   ElfError,
+  GuestError,
   InitVarError,
+  KconfigError,
+  KernelTreeError,
+  LockFileError,
   MicroforgeError,
   MissingToolError,
+  MutexError,
   RootfsError,
+  ShellQuoteError,
+  SignatureError,
+  SourcePathError,
   TemplateError,
+  TemplateFileError,
+  UnsafeArchiveError,
   UsageError,
   VersionError,
-  LockFileError,
+  VersionSpecError,
+  VmSpecError,
+  WriteError,
 } from "./util/errors.ts";

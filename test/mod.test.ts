@@ -2,52 +2,47 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as mod from "../lib/mod.ts";
 
-test("lib/mod.ts exports exactly the public API", () => {
+test("lib/mod.ts exports exactly the public API: the DSL and every error class", () => {
   assert.deepEqual(Object.keys(mod).sort(), [
     "$",
+    "ArchiveFormatError",
     "BootTimeoutError",
     "BusyboxError",
+    "CacheWriteError",
     "ChecksumError",
     "CommandError",
+    "ConfigFragmentError",
     "DownloadError",
     "ElfError",
+    "GuestError",
     "InitVarError",
+    "KconfigError",
+    "KernelTreeError",
     "LockFileError",
     "MicroforgeError",
     "MissingToolError",
+    "MutexError",
     "RootfsError",
+    "ShellQuoteError",
+    "SignatureError",
+    "SourcePathError",
     "TemplateError",
+    "TemplateFileError",
+    "UnsafeArchiveError",
     "UsageError",
     "VersionError",
+    "VersionSpecError",
     "Vm",
-    "argv",
+    "VmSpecError",
+    "WriteError",
     "ask",
     "busybox",
     "chalk",
-    "checkInitVars",
-    "cpioArchive",
-    "debianBusybox",
-    "defaultInitVars",
-    "download",
-    "fetchKernel",
-    "findTemplate",
     "fs",
     "initramfs",
-    "inspectBusybox",
     "kernel",
-    "lockedBusybox",
-    "lockedKernel",
     "microvm",
-    "packInitramfs",
     "path",
-    "renderInit",
-    "renderTemplate",
-    "resolveBusybox",
-    "resolveKernel",
-    "runHostChecks",
-    "shellJoin",
-    "shellQuote",
-    "sourceTree",
   ]);
 });
 
@@ -57,4 +52,12 @@ test("every error class carries a hint and is a MicroforgeError", () => {
   assert.equal(err.hint, "use a static one");
   assert.equal(err.name, "BusyboxError");
   assert.match(err.message, /x is dynamic\n {2}→ use a static one/);
+});
+
+test("every error class in util/errors.ts is exported, so a recipe can catch each by type", async () => {
+  const { readFile } = await import("node:fs/promises");
+  const text = await readFile(new URL("../lib/util/errors.ts", import.meta.url), "utf8");
+  const classes = [...text.matchAll(/^export class (\w+)/gm)].map((m) => m[1]);
+  assert.ok(classes.length > 20);
+  for (const c of classes) assert.equal(typeof (mod as Record<string, unknown>)[c], "function", c);
 });

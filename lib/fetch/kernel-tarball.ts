@@ -10,7 +10,7 @@ import { type DebianDeps, type DebianPackage, aptPackages, aptSearch, debianFile
 import { download } from "./download.ts";
 import { fetchText } from "./text.ts";
 import { cacheRoot } from "../util/cache-dir.ts";
-import { DownloadError, MicroforgeError, VersionError } from "../util/errors.ts";
+import { ChecksumError, DownloadError, MicroforgeError, VersionError } from "../util/errors.ts";
 import { KERNEL_RELEASES_URL, type KernelRelease, parseKernelReleases, sha256From } from "../sources/kernel-releases.ts";
 import { toSemver } from "../sources/kernel-version.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
@@ -213,10 +213,7 @@ export async function fetchKernel(choice: KernelChoice, options: KernelSourceOpt
     verified = options.expectSha256 ? "local file, sha256 from the lock file" : "local file given by the user (not verified; sha256 recorded)";
   }
   if (options.expectSha256 && sha256 !== options.expectSha256) {
-    throw new MicroforgeError(
-      `Kernel tarball ${choice.url} has sha256 ${sha256}, but the lock file expects ${options.expectSha256}`,
-      "if the source really changed, run with --update to re-resolve and re-lock",
-    );
+    throw new ChecksumError(choice.url, options.expectSha256, sha256, "the lock file");
   }
   return { ...choice, path, sha256, verified };
 }

@@ -5,7 +5,7 @@
  */
 import { type Busybox, type BusyboxDeps, type BusyboxSource, resolveBusybox } from "./busybox.ts";
 import { upstreamVersion } from "../sources/debian.ts";
-import { LockFileError } from "../util/errors.ts";
+import { ChecksumError, LockFileError } from "../util/errors.ts";
 import { fetchKernel, type KernelChoice, type KernelSourceOptions, type KernelTarball, resolveKernel } from "./kernel-tarball.ts";
 import { toSemver } from "../sources/kernel-version.ts";
 import { type LockEntry, lockedEntry, type LockMode, readLock, writeLock } from "../sources/lock-file.ts";
@@ -44,7 +44,7 @@ async function throughLockFile<T extends { version?: string; sha256: string; url
     await beforeFetch?.(entry.version);
     const got = await fromEntry(entry);
     if (got.sha256 !== entry.sha256) {
-      throw new LockFileError(`${name} from ${entry.url} has sha256 ${got.sha256}, but ${lockOpts.path} pins ${entry.sha256}`, "if the source really changed, run with --update");
+      throw new ChecksumError(`${name} from ${entry.url}`, entry.sha256, got.sha256, lockOpts.path);
     }
     return got;
   }

@@ -87,10 +87,11 @@ export class DownloadError extends MicroforgeError {
 
 /** Downloaded bytes do not have the expected sha256. */
 export class ChecksumError extends MicroforgeError {
-  constructor(readonly url: string, readonly expected: string, readonly actual: string) {
+  /** `url` names what was checked (a URL, a path, `debian:pkg=version`); `pinnedBy` the lock file whose sha256 was expected. */
+  constructor(readonly url: string, readonly expected: string, readonly actual: string, readonly pinnedBy?: string) {
     super(
-      `Checksum mismatch for ${url}: expected sha256 ${expected}, got ${actual}`,
-      "the file was not kept; if the upstream file really changed, re-resolve with --update",
+      `Checksum mismatch for ${url}: expected sha256 ${expected}${pinnedBy ? ` (pinned by ${pinnedBy})` : ""}, got ${actual}`,
+      pinnedBy ? "if the source really changed, run with --update to re-resolve and re-lock" : "the file was not kept; if the upstream file really changed, re-resolve with --update",
     );
   }
 }

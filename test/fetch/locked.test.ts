@@ -29,7 +29,7 @@ test("a locked tarball whose bytes differ from the pinned sha256 is refused with
   await writeFile(tarball, "changed bytes");
   const lock = join(dir, "microforge.lock.json");
   await writeLock(lock, { version: 1, artifacts: { kernel: { spec: "6.1", version: "6.1.63", source: "path", url: tarball, sha256: "0".repeat(64) } } });
-  await assert.rejects(lockedKernel("6.1", { source: tarball, lock: { path: lock, mode: "reuse" } }), /has sha256 [0-9a-f]{64}, but the lock file expects 0{64}\n {2}→ .*--update/);
+  await assert.rejects(lockedKernel("6.1", { source: tarball, lock: { path: lock, mode: "reuse" } }), /Checksum mismatch for .*: expected sha256 0{64} \(pinned by the lock file\), got [0-9a-f]{64}\n {2}→ .*--update/);
 });
 
 test("a kernel.org lock entry without an http(s) URL is a lock file error, not a crash", async () => {
