@@ -89,7 +89,7 @@ export function vmOptions(args: ParsedArgs): DefaultVmOptions {
   const kernelVersion = args["kernel-version"] as string | undefined;
   // Every value is checked here, before anything slow (a kernel build, a download, the KVM probe) starts.
   if (kernelVersion !== undefined) flagValue("kernel-version", () => checkSpec(kernelVersion, { what: "kernel" }));
-  if (features.length) expandFeatures(features);
+  if (features.length) flagValue("features", () => expandFeatures(features));
   if (args.kernel === undefined) checkSourceFlag(args, "kernel-source");
   flagValue("memory", () => parseMemory(args.memory as string));
   hostfwd.forEach((f) => flagValue("hostfwd", () => parseHostfwd(f)));

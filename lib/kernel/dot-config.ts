@@ -5,7 +5,7 @@
  * silently ignores a line it cannot read (`X=y`, `CONFIG_X=yes` reads as y),
  * and a silently ignored line is a symbol that never gets set.
  */
-import { ConfigFragmentError, UsageError } from "../util/errors.ts";
+import { ConfigFragmentError, ConfigOverrideError } from "../util/errors.ts";
 
 const SET = /^CONFIG_([A-Za-z0-9_]+)=(.*)$/;
 const NOT_SET = /^#\s*CONFIG_([A-Za-z0-9_]+) is not set\s*$/;
@@ -69,14 +69,14 @@ export function parseOverride(text: string): [string, string] {
   const eq = s.indexOf("=");
   const hint = `write CONFIG_NAME=VALUE (the CONFIG_ prefix is optional) where VALUE is ${FORMS}, ` +
     `e.g. CONFIG_VIRTIO_NET=y, NR_CPUS=4, 'CONFIG_CMDLINE="console=ttyS0"' (quote it for the shell too)`;
-  if (eq < 0) throw new UsageError(`Cannot parse config override ${JSON.stringify(text)}: it has no =VALUE`, hint);
+  if (eq < 0) throw new ConfigOverrideError(`Cannot parse config override ${JSON.stringify(text)}: it has no =VALUE`, hint);
   const name = s.slice(0, eq).replace(/^CONFIG_/, "");
   const value = s.slice(eq + 1);
   if (!NAME.test(name)) {
-    throw new UsageError(`Cannot parse config override ${JSON.stringify(text)}: ${JSON.stringify(s.slice(0, eq))} is not a symbol name`, hint);
+    throw new ConfigOverrideError(`Cannot parse config override ${JSON.stringify(text)}: ${JSON.stringify(s.slice(0, eq))} is not a symbol name`, hint);
   }
   if (!VALUE.test(value)) {
-    throw new UsageError(`Cannot parse config override ${JSON.stringify(text)}: the value ${JSON.stringify(value)} is not ${FORMS}`, hint);
+    throw new ConfigOverrideError(`Cannot parse config override ${JSON.stringify(text)}: the value ${JSON.stringify(value)} is not ${FORMS}`, hint);
   }
   return [name, value];
 }

@@ -9,8 +9,7 @@ import { readFileSync, statSync } from "node:fs";
 import semver from "semver";
 import { suggest } from "../util/suggest.ts";
 import { parseDotConfig, parseOverride, renderFragment } from "./dot-config.ts";
-import { ConfigFragmentError } from "../util/errors.ts";
-import { UsageError } from "../util/errors.ts";
+import { ConfigFragmentError, FeatureError } from "../util/errors.ts";
 import { toSemver } from "../sources/kernel-version.ts";
 import { findTemplate, renderTemplate } from "../util/template.ts";
 
@@ -37,7 +36,7 @@ export function expandFeatures(features: readonly string[]): string[] {
   const add = (f: string) => {
     if (!(f in FEATURES)) {
       const close = suggest(f, Object.keys(FEATURES));
-      throw new UsageError(`Unknown kernel feature ${f}`, `${close ? `did you mean ${close}? ` : ""}features: ${Object.keys(FEATURES).join(", ")}`);
+      throw new FeatureError(`Unknown kernel feature ${f}`, `${close ? `did you mean ${close}? ` : ""}features: ${Object.keys(FEATURES).join(", ")}`);
     }
     want.add(f);
     FEATURES[f].forEach(add);

@@ -8,7 +8,7 @@ import type { checkbox, confirm, input, select } from "@inquirer/prompts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/cache-dir.ts";
-import { MicroforgeError, UsageError } from "../util/errors.ts";
+import { MicroforgeError, OptionError } from "../util/errors.ts";
 import { kernelCandidates } from "../fetch/kernel-tarball.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 
@@ -56,7 +56,7 @@ const envName = (name: string) => `MICROFORGE_${kebab(name).replaceAll("-", "_")
 function coerce(name: string, def: AskOption, raw: unknown): unknown {
   if (def.type === "number") {
     const n = Number(raw);
-    if (!Number.isFinite(n)) throw new UsageError(`--${kebab(name)} needs a number, not ${JSON.stringify(raw)}`, "e.g. --" + kebab(name) + " 2");
+    if (!Number.isFinite(n)) throw new OptionError(`--${kebab(name)} needs a number, not ${JSON.stringify(raw)}`, "e.g. --" + kebab(name) + " 2");
     return n;
   }
   if (def.type === "boolean") return raw === true || raw === "true" || raw === "1" || raw === "yes";
@@ -66,7 +66,7 @@ function coerce(name: string, def: AskOption, raw: unknown): unknown {
 
 function check(name: string, def: AskOption, value: unknown): unknown {
   const ok = def.validate?.(value) ?? true;
-  if (ok !== true) throw new UsageError(`Invalid --${kebab(name)} ${JSON.stringify(value)}: ${ok}`, `see --help`);
+  if (ok !== true) throw new OptionError(`Invalid --${kebab(name)} ${JSON.stringify(value)}: ${ok}`, `see --help`);
   return value;
 }
 
@@ -117,7 +117,7 @@ export async function ask<T extends Record<string, unknown> = Record<string, unk
       answers[name] = await promptFor(name, def, prompts);
       asked.push(name);
     } else if (def.default !== undefined) answers[name] = def.default;
-    else if (def.required) throw new UsageError(`Option --${kebab(name)} is required`, `pass --${kebab(name)} VALUE (or set ${envName(name)})`);
+    else if (def.required) throw new OptionError(`Option --${kebab(name)} is required`, `pass --${kebab(name)} VALUE (or set ${envName(name)})`);
   }
   if (!interactive) log.step(`options: ${Object.entries(answers).map(([k, v]) => `${kebab(k)}=${Array.isArray(v) ? v.join(",") : v}`).join(" ")}`);
   if (argv.save) {

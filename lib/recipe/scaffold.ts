@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { writeFileAtomic } from "../util/cache-dir.ts";
-import { UsageError } from "../util/errors.ts";
+import { ScaffoldError } from "../util/errors.ts";
 import { renderTemplate } from "../util/template.ts";
 import { packageRoot } from "../util/package-root.ts";
 
@@ -207,8 +207,8 @@ export async function isNonEmptyDir(dir: string): Promise<boolean> {
 }
 
 /** The refusal for a directory that is not empty. */
-export function notEmptyError(dir: string): UsageError {
-  return new UsageError(`Directory ${dir} is not empty`, "choose a new directory, or pass --force to write the recipe's files over it (other files are kept)");
+export function notEmptyError(dir: string): ScaffoldError {
+  return new ScaffoldError(`Directory ${dir} is not empty`, "choose a new directory, or pass --force to write the recipe's files over it (other files are kept)");
 }
 
 const modeOf = (path: string, content: string) => (content.startsWith("#!") && !path.endsWith(".ejs") ? 0o755 : 0o644);
@@ -223,7 +223,7 @@ export async function writeScaffold(dir: string, files: Record<string, string>, 
   const target = resolve(dir);
   for (const path of Object.keys(files)) {
     const rel = relative(target, join(target, path));
-    if (rel.startsWith("..") || rel === "" || path.startsWith("/")) throw new UsageError(`Refusing to write ${path} outside ${target}`, "scaffold paths must be relative");
+    if (rel.startsWith("..") || rel === "" || path.startsWith("/")) throw new ScaffoldError(`Refusing to write ${path} outside ${target}`, "scaffold paths must be relative");
   }
   if (await isNonEmptyDir(target)) {
     if (!options.force) throw notEmptyError(target);

@@ -73,10 +73,25 @@ export class ElfError extends MicroforgeError {}
 /** Invalid content for the initramfs (bad path, mode, missing source file). */
 export class RootfsError extends MicroforgeError {}
 
-/** Wrong command-line usage; the CLI exits with code 2. */
-export class UsageError extends MicroforgeError {
-  override readonly exitCode = 2;
+/** Input the caller gave cannot be used: an option value, a feature name, a config override, a directory. The CLI exits 2. */
+export class InputError extends MicroforgeError {
+  override readonly exitCode: number = 2;
 }
+
+/** Wrong command-line usage (an unknown flag, a missing value): raised by the CLI itself; exit 2. */
+export class UsageError extends InputError {}
+
+/** A recipe option (`ask()`) has no usable value: not a number, refused by its validate, or required and missing. */
+export class OptionError extends InputError {}
+
+/** A kernel feature name that microforge does not know. */
+export class FeatureError extends InputError {}
+
+/** A single `CONFIG_X=VALUE` override that Kconfig could not take. */
+export class ConfigOverrideError extends InputError {}
+
+/** `microforge new` cannot write the project there: the directory is not empty, or a path leads outside it. */
+export class ScaffoldError extends InputError {}
 
 /** A download failed (HTTP status, connection error, timeout, truncated body). */
 export class DownloadError extends MicroforgeError {
@@ -133,7 +148,7 @@ export class KconfigError extends MicroforgeError {
 export class VmSpecError extends MicroforgeError {}
 
 /** A template variable of `/init` has a value of the wrong type (a usage error: exit 2). */
-export class InitVarError extends UsageError {
+export class InitVarError extends InputError {
   constructor(readonly variable: string, readonly expected: string, value: unknown, example: string) {
     super(`Template variable ${variable} must be ${expected}, not ${JSON.stringify(value) ?? String(value)}`, `for example ${example}`);
   }

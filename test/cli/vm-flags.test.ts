@@ -88,7 +88,7 @@ test("bad --memory, --cpus, --accel, --append, --hostfwd and --disk values are u
 
 test("a bad --kernel-version, --features or --kernel-source is refused before anything is built", () => {
   refused(["--kernel-version", "^^6"], /^Invalid kernel version spec "\^\^6" \(--kernel-version\)\n {2}→ use latest, longterm/);
-  refused(["--features", "virtio,nett"], /^Unknown kernel feature nett\n {2}→ did you mean net\?/);
+  refused(["--features", "virtio,nett"], /^Unknown kernel feature nett \(--features\)\n {2}→ did you mean net\?/);
   refused(["--kernel-source", "debain"], /^Unknown --kernel-source "debain"\n {2}→ did you mean debian\?/);
   // With --kernel given, the kernel source is not used, so it is not checked either.
   assert.equal(options("--kernel", "/k", "--kernel-source", "debain").kernel, "/k");

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { isConfigValue, parseDotConfig, parseOverride, renderFragment } from "../../lib/kernel/dot-config.ts";
 import { ConfigFragmentError } from "../../lib/util/errors.ts";
-import { UsageError } from "../../lib/util/errors.ts";
+import { ConfigOverrideError } from "../../lib/util/errors.ts";
 
 const dotConfig = [
   "#",
@@ -96,7 +96,7 @@ test("a malformed override is a usage error that lists the accepted forms", () =
     ['CONFIG_CMDLINE="console=ttyS0', /the value "\\"console=ttyS0" is not/],
   ] as const) {
     assert.throws(() => parseOverride(input), (err: Error) => {
-      assert.ok(err instanceof UsageError, input);
+      assert.ok(err instanceof ConfigOverrideError, input);
       assert.equal(err.exitCode, 2);
       assert.match(err.message, why);
       assert.match(err.hint, /CONFIG_NAME=VALUE \(the CONFIG_ prefix is optional\)/);

@@ -6,7 +6,7 @@ import type { Prompts } from "../../lib/recipe/ask.ts";
 import { parseFlags } from "../../lib/cli/command.ts";
 import { newCommand, packageName, runNew } from "../../lib/cli/new.ts";
 import { parseDotConfig } from "../../lib/kernel/dot-config.ts";
-import { UsageError } from "../../lib/util/errors.ts";
+import { ScaffoldError } from "../../lib/util/errors.ts";
 import { installedTsx, type ScaffoldAnswers, scaffoldFiles, writeScaffold } from "../../lib/recipe/scaffold.ts";
 import { renderTemplate } from "../../lib/util/template.ts";
 import { repoRoot, tempDir } from "../helpers.ts";
@@ -150,7 +150,7 @@ test("writeScaffold refuses a directory that is not empty, naming it and --force
   const dir = await tempDir("scaffold-");
   await writeFile(join(dir, "notes.txt"), "mine\n");
   await assert.rejects(writeScaffold(dir, { "a.txt": "a\n" }), (err: unknown) => {
-    assert.ok(err instanceof UsageError);
+    assert.ok(err instanceof ScaffoldError);
     assert.match(err.message, new RegExp(`Directory ${dir} is not empty`));
     assert.match(err.message, /--force/);
     return true;
@@ -224,7 +224,7 @@ test("new refuses a non-empty directory before asking anything; --force writes i
   const dir = await tempDir("scaffold-");
   await writeFile(join(dir, "keep.txt"), "x\n");
   const { prompts, asked } = fakePrompts({});
-  await assert.rejects(newIn([dir], { prompts, interactive: true }), (err: unknown) => err instanceof UsageError && err.message.includes(dir) && err.message.includes("--force"));
+  await assert.rejects(newIn([dir], { prompts, interactive: true }), (err: unknown) => err instanceof ScaffoldError && err.message.includes(dir) && err.message.includes("--force"));
   assert.deepEqual(asked, []);
   assert.equal((await newIn([dir, "--force", "--yes", "--name", "forced"])).code, 0);
   assert.equal(JSON.parse(await readFile(join(dir, "package.json"), "utf8")).name, "forced");
