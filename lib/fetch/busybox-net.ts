@@ -10,7 +10,7 @@ import { type Busybox, type BusyboxDeps, inspectBusybox } from "../sources/busyb
 import { download } from "./download.ts";
 import { fetchText } from "./text.ts";
 import { cacheRoot } from "../util/cache-dir.ts";
-import { MicroforgeError } from "../util/errors.ts";
+import { BusyboxError, UnverifiedError } from "../util/errors.ts";
 import { unverifiedAllowed } from "../sources/policy.ts";
 import { stderrLogger } from "../util/log.ts";
 import { resolveSpec } from "../sources/version-spec.ts";
@@ -46,7 +46,7 @@ export async function busyboxNet(deps: BusyboxNetDeps = {}): Promise<Busybox> {
   const env = deps.env ?? process.env;
   // Without a pinned sha256 there is nothing to check the bytes against: refuse before any request, unless the user opted in.
   if (!deps.expectSha256 && !unverifiedAllowed(deps.allowUnverified, env)) {
-    throw new MicroforgeError(
+    throw new UnverifiedError(
       `Busybox binaries from ${busyboxIndexUrl(env)} have no published checksum, so they cannot be verified`,
       "pass --allow-unverified (or set MICROFORGE_ALLOW_UNVERIFIED=1) to trust one on first use (its sha256 is then pinned in the lock file), or use --busybox-source debian (checked by apt)",
     );
@@ -57,7 +57,7 @@ export async function busyboxNet(deps: BusyboxNetDeps = {}): Promise<Busybox> {
     const build = resolveSpec(deps.version ?? "latest", await busyboxNetBuilds(deps), { what: "busybox", from: "busybox.net" });
     const listing = await fetchText(build.dir, { fetch: deps.fetch, allowHttp });
     url = binaryUrl(build, listing);
-    if (!url) throw new MicroforgeError(`${build.dir} has no x86_64 busybox binary`, "pick another version");
+    if (!url) throw new BusyboxError(`${build.dir} has no x86_64 busybox binary`, "pick another version");
   }
   const log = deps.log ?? stderrLogger({ quiet: deps.quiet });
   const got = await download({ url, sha256: deps.expectSha256, name: `busybox (${url.split("/").slice(-2).join("/")})`, fetch: deps.fetch, log, quiet: deps.quiet, allowHttp, cacheDir: cacheRoot(env) });

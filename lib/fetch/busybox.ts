@@ -4,7 +4,7 @@
  * into the cache, no root needed), the host's own when static, or a path.
  */
 import { resolve } from "node:path";
-import { BusyboxError, MicroforgeError, VersionError } from "../util/errors.ts";
+import { BusyboxError, DebianPackageError, MicroforgeError, VersionError } from "../util/errors.ts";
 import { type Busybox, type BusyboxDeps, inspectBusybox } from "../sources/busybox-inspect.ts";
 import { busyboxNet } from "./busybox-net.ts";
 import { unverifiedAllowed } from "../sources/policy.ts";
@@ -61,7 +61,7 @@ export async function resolveBusybox(source: BusyboxSource = "auto", deps: Busyb
 /** Debian's `busybox-static`, downloaded once into the cache. */
 export async function debianBusybox(deps: BusyboxDeps = {}): Promise<Busybox> {
   const [pkg] = await aptPackages(["busybox-static"], deps);
-  if (!pkg) throw new MicroforgeError("apt does not know the package busybox-static", "run `apt-get update` first (as root or with sudo)");
+  if (!pkg) throw new DebianPackageError("apt does not know the package busybox-static", "run `apt-get update` first (as root or with sudo)");
   const url = `debian:${pkg.name}=${pkg.version}`;
   if (deps.version && deps.version !== "latest") {
     resolveSpec(deps.version, [{ version: pkg.upstream, semver: toSemver(pkg.upstream) ?? "0.0.0" }], { what: "busybox", from: "Debian packages" });

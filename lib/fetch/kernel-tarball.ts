@@ -10,7 +10,7 @@ import { type DebianDeps, type DebianPackage, aptPackages, aptSearch, debianFile
 import { download } from "./download.ts";
 import { fetchText } from "./text.ts";
 import { cacheRoot } from "../util/cache-dir.ts";
-import { ChecksumError, DownloadError, MicroforgeError, VersionError } from "../util/errors.ts";
+import { ChecksumError, DownloadError, SourcePathError, UnverifiedError, VersionError } from "../util/errors.ts";
 import { KERNEL_RELEASES_URL, type KernelRelease, parseKernelReleases, sha256From } from "../sources/kernel-releases.ts";
 import { toSemver } from "../sources/kernel-version.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
@@ -178,11 +178,11 @@ export async function fetchKernel(choice: KernelChoice, options: KernelSourceOpt
       else sayOnce(log, "sha256 checked against sha256sums.asc, but not its PGP signature (use --verify-signatures with gpgv and MICROFORGE_KERNEL_KEYRING)");
       expected = sha256From(sums, name);
       if (!expected) {
-        throw new MicroforgeError(`${choice.checksums} lists no sha256 for ${name}`, "the mirror may be mid-update; try again later or pick another version");
+        throw new UnverifiedError(`${choice.checksums} lists no sha256 for ${name}`, "the mirror may be mid-update; try again later or pick another version");
       }
     }
     if (!expected && !unverifiedAllowed(options.allowUnverified, env)) {
-      throw new MicroforgeError(
+      throw new UnverifiedError(
         `${name} is a mainline snapshot from git.kernel.org, which publishes no checksum for it`,
         "pass --allow-unverified (or set MICROFORGE_ALLOW_UNVERIFIED=1) to use it unverified (the sha256 is then pinned in the lock file), or pick a released version",
       );
@@ -206,7 +206,7 @@ export async function fetchKernel(choice: KernelChoice, options: KernelSourceOpt
   } else {
     path = choice.url;
     if (!(await stat(path).then((s) => s.isFile(), () => false))) {
-      throw new MicroforgeError(`Kernel tarball ${path} does not exist`, "pass an existing .tar.xz/.tar.gz, or --kernel-source kernel.org|debian");
+      throw new SourcePathError(`Kernel tarball ${path} does not exist`, "pass an existing .tar.xz/.tar.gz, or --kernel-source kernel.org|debian");
     }
     sha256 = await sha256OfSource(path, env);
     // A file the user named is their choice: nothing to check it against, its sha256 is recorded (and pinned by a lock file).

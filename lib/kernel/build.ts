@@ -17,7 +17,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { estimateSteps, recordBuildSteps } from "./build-estimate.ts";
 import { cacheRoot, ensureDir, tempPathFor, writeError } from "../util/cache-dir.ts";
-import { MicroforgeError } from "../util/errors.ts";
+import { KernelBuildError } from "../util/errors.ts";
 import { type Runner, runProcess } from "../util/process.ts";
 import { withMutex } from "../fetch/mutex.ts";
 import { configureKernel } from "./config.ts";
@@ -237,7 +237,7 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
       throw await writeError(err, dir, { env, needs: needs[0] + needs[1], what: `the kernel ${version} (bzImage and vmlinux)` });
     }
     const built = await readCached(dir, key);
-    if (!built.build) throw new MicroforgeError(`The kernel build in ${dir} did not verify after writing: ${built.problem}`, "check the disk and try again");
+    if (!built.build) throw new KernelBuildError(`The kernel build in ${dir} did not verify after writing: ${built.problem}`, "check the disk and try again");
     return { ...built.build, cached: false };
   }, { cacheDir: root, what: `kernel build ${key.slice(0, 12)}`, log });
 }

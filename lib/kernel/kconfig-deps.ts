@@ -8,7 +8,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { MicroforgeError } from "../util/errors.ts";
+import { KernelTreeError } from "../util/errors.ts";
 
 /** Options of {@linkcode kconfigReasons}. */
 export interface KconfigReasonsOptions {
@@ -192,7 +192,7 @@ async function indexTree(tree: string, arch: string): Promise<KconfigIndex> {
   try {
     files.set("Kconfig", parseKconfigFile(await readFile(join(tree, "Kconfig"), "utf8")));
   } catch (err) {
-    throw new MicroforgeError(`Cannot read ${join(tree, "Kconfig")}: ${(err as Error).message}`, "check that the path is an extracted kernel source tree", { cause: err });
+    throw new KernelTreeError(`Cannot read ${join(tree, "Kconfig")}: ${(err as Error).message}`, "check that the path is an extracted kernel source tree", { cause: err });
   }
   let level = ["Kconfig"];
   while (level.length) {

@@ -11,10 +11,9 @@ import { open, mkdir, readdir, realpath, rename, rm, stat } from "node:fs/promis
 import { join, sep } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { cacheRoot, tempPathFor } from "../util/cache-dir.ts";
-import { CommandError, MicroforgeError, MissingToolError, outputTail } from "../util/errors.ts";
+import { CommandError, KernelTreeError, MicroforgeError, MissingToolError, UnsafeArchiveError, outputTail } from "../util/errors.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 import { decompressor, TarScanner } from "./tar-scan.ts";
-import { UnsafeArchiveError } from "../util/errors.ts";
 import { diesWithUs } from "../util/reaper.ts";
 
 /** Options of {@linkcode sourceTree}. */
@@ -41,7 +40,7 @@ export async function sourceTree(tarball: { path: string; sha256: string; versio
   try {
     await extractTar(tarball.path, tmp, { stripComponents: 1 });
     if (!(await readdir(tmp)).includes("Makefile")) {
-      throw new MicroforgeError(`${tarball.path} does not look like a kernel source tarball (no top-level Makefile)`, "check the kernel source");
+      throw new KernelTreeError(`${tarball.path} does not look like a kernel source tarball (no top-level Makefile)`, "check the kernel source");
     }
     await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);

@@ -8,7 +8,7 @@ import type { checkbox, confirm, input, select } from "@inquirer/prompts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/cache-dir.ts";
-import { MicroforgeError, OptionError } from "../util/errors.ts";
+import { OptionError } from "../util/errors.ts";
 import { kernelCandidates } from "../fetch/kernel-tarball.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 
@@ -121,7 +121,7 @@ export async function ask<T extends Record<string, unknown> = Record<string, unk
   }
   if (!interactive) log.step(`options: ${Object.entries(answers).map(([k, v]) => `${kebab(k)}=${Array.isArray(v) ? v.join(",") : v}`).join(" ")}`);
   if (argv.save) {
-    if (!savedFile) throw new MicroforgeError("--save needs the recipe's directory", "pass { dir } to ask()");
+    if (!savedFile) throw new OptionError("--save needs the recipe's directory", "pass { dir } to ask()");
     await writeFileAtomic(savedFile, JSON.stringify({ ...saved, ...answers }, null, 2) + "\n");
     log.step(`saved the answers in ${savedFile}`);
   }

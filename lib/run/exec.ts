@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BootTimeoutError, CommandError, GuestError, MicroforgeError, outputTail } from "../util/errors.ts";
+import { BootTimeoutError, CommandError, GuestError, InputError, outputTail } from "../util/errors.ts";
 import type { MicroVM, Port } from "../vm/microvm.ts";
 import { shellJoin } from "../util/shell-quote.ts";
 import { bootPhases, type Phase } from "./phases.ts";
@@ -168,7 +168,7 @@ class PortReaders {
 
 /** Boot `vm`, run `command` in it, stream its output, and resolve to its exit status. */
 export async function execInVm(vm: MicroVM, command: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-  if (!command.length) throw new MicroforgeError("No command to run in the VM", "pass one after --, e.g. `microforge run -- uname -a`");
+  if (!command.length) throw new InputError("No command to run in the VM", "pass one after --, e.g. `microforge run -- uname -a`");
   const dir = await mkdtemp(join(tmpdir(), "mf-"));
   const servers: Server[] = [];
   try {

@@ -8,7 +8,7 @@
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { cacheRoot } from "../util/cache-dir.ts";
-import { ChecksumError, MicroforgeError } from "../util/errors.ts";
+import { ChecksumError, DebianPackageError, UnverifiedError } from "../util/errors.ts";
 import { type Runner, runProcess } from "../util/process.ts";
 import { findOnPath } from "../util/find-on-path.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
@@ -41,7 +41,7 @@ export function upstreamVersion(debVersion: string): string {
 
 async function needApt(env: Record<string, string | undefined>): Promise<void> {
   if (!(await findOnPath("apt-cache", env))) {
-    throw new MicroforgeError("Debian packages need apt (Debian or Ubuntu)", "use another source, e.g. a local path");
+    throw new DebianPackageError("Debian packages need apt (Debian or Ubuntu)", "use another source, e.g. a local path");
   }
 }
 
@@ -121,17 +121,17 @@ export async function debianFile(pkg: DebianPackage, member: string, deps: Debia
     // A package from the lock file carries no sha256: ask the index for this exact version.
     const expected = pkg.sha256 ?? (await aptPackages([`${pkg.name}=${pkg.version}`], deps)).find((p) => p.version === pkg.version)?.sha256;
     if (!expected) {
-      throw new MicroforgeError(`apt's index lists no sha256 for ${pkg.name} ${pkg.version}, so the package cannot be verified`, "run `apt-get update`, or re-resolve with --update");
+      throw new UnverifiedError(`apt's index lists no sha256 for ${pkg.name} ${pkg.version}, so the package cannot be verified`, "run `apt-get update`, or re-resolve with --update");
     }
     await run(["apt-get", "download", `${pkg.name}=${pkg.version}`], { cwd: work, env: aptEnv, hint });
     const deb = (await readdir(work)).find((f) => f.endsWith(".deb"));
-    if (!deb) throw new MicroforgeError(`apt-get download left no .deb in ${work}`, `try \`apt-get download ${pkg.name}\` by hand`);
+    if (!deb) throw new DebianPackageError(`apt-get download left no .deb in ${work}`, `try \`apt-get download ${pkg.name}\` by hand`);
     const actual = await sha256File(join(work, deb));
     if (actual !== expected.toLowerCase()) throw new ChecksumError(`debian:${pkg.name}=${pkg.version}`, expected, actual);
     await run(["dpkg-deb", "-x", join(work, deb), join(work, "root")]);
     const staged = join(work, "root", member);
     if (!(await stat(staged).then((s) => s.isFile(), () => false))) {
-      throw new MicroforgeError(`Package ${pkg.name} ${pkg.version} has no file /${member}`, "the package layout changed; use another source");
+      throw new DebianPackageError(`Package ${pkg.name} ${pkg.version} has no file /${member}`, "the package layout changed; use another source");
     }
     await mkdir(join(work, "out"));
     await rename(staged, join(work, "out", basename(member)));

@@ -81,6 +81,15 @@ export class InputError extends MicroforgeError {
 /** Wrong command-line usage (an unknown flag, a missing value): raised by the CLI itself; exit 2. */
 export class UsageError extends InputError {}
 
+/** Bytes nobody publishes a checksum for (busybox.net binaries, mainline snapshots, an index without one) and no opt-in to trust them. */
+export class UnverifiedError extends MicroforgeError {}
+
+/** A Debian package cannot be fetched or does not hold what we need (apt-get download, dpkg-deb). */
+export class DebianPackageError extends MicroforgeError {}
+
+/** A kernel build went wrong after make (its outputs did not verify). */
+export class KernelBuildError extends MicroforgeError {}
+
 /** A recipe option (`ask()`) has no usable value: not a number, refused by its validate, or required and missing. */
 export class OptionError extends InputError {}
 

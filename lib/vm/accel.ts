@@ -3,7 +3,7 @@
  * (see kvm-probe.ts), else TCG with a loud warning. `--accel kvm` that
  * cannot work is an error, not a hang.
  */
-import { MicroforgeError } from "../util/errors.ts";
+import { VmSpecError } from "../util/errors.ts";
 import type { KvmProbeResult } from "../host/kvm-probe.ts";
 import { probeKvmCached } from "../host/kvm-verdict.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
@@ -21,11 +21,11 @@ export interface AccelDeps {
 /** Resolve `want` to "kvm" or "tcg" on this host. */
 export async function chooseAccel(want: AccelChoice, deps: AccelDeps): Promise<"kvm" | "tcg"> {
   if (want === "tcg") return "tcg";
-  if (want !== "auto" && want !== "kvm") throw new MicroforgeError(`Unknown accelerator ${want}`, "use auto, kvm or tcg");
+  if (want !== "auto" && want !== "kvm") throw new VmSpecError(`Unknown accelerator ${want}`, "use auto, kvm or tcg");
   const probe = await (deps.probe ?? ((qemu: string) => probeKvmCached({ qemu })))(deps.qemu);
   if (probe.usable) return "kvm";
   if (want === "kvm") {
-    throw new MicroforgeError(`--accel kvm cannot work on this host: ${probe.reason}`, probe.hint ?? "use --accel tcg (or auto)");
+    throw new VmSpecError(`--accel kvm cannot work on this host: ${probe.reason}`, probe.hint ?? "use --accel tcg (or auto)");
   }
   (deps.log ?? stderrLogger()).warn(`KVM is not usable here (${probe.reason}); booting with TCG, software emulation, which is several times slower`);
   return "tcg";

@@ -52,7 +52,7 @@ test("--accel kvm that cannot work is an error naming the reason and the next st
   const { probe } = fakeProbe(hung);
   const log = memoryLogger();
   await assert.rejects(chooseAccel("kvm", { qemu: "qemu", probe, log }), {
-    name: "MicroforgeError",
+    name: "VmSpecError",
     message: "--accel kvm cannot work on this host: the test guest did not finish within 3 s\n  → nested KVM does not work here; use --accel tcg",
   });
   assert.deepEqual(log.lines, []);
