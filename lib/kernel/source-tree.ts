@@ -6,7 +6,7 @@
  * member that could land or point outside the tree stops the extraction
  * before tar reads it.
  */
-import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { open, mkdir, readdir, realpath, rename, rm, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -14,7 +14,7 @@ import { cacheRoot, tempPathFor } from "../util/cache-dir.ts";
 import { CommandError, KernelTreeError, MicroforgeError, MissingToolError, UnsafeArchiveError, outputTail } from "../util/errors.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 import { decompressor, TarScanner } from "./tar-scan.ts";
-import { diesWithUs } from "../util/reaper.ts";
+import { spawnTracked } from "../util/process.ts";
 
 /** Options of {@linkcode sourceTree}. */
 export interface SourceTreeOptions {
@@ -61,17 +61,14 @@ interface Ended {
 /** Debian packages of the programs extraction runs. */
 const PACKAGES: Record<string, string> = { xz: "xz-utils" };
 
-function start(argv: string[], stdio: ["pipe" | "ignore" | number, "pipe" | "ignore", "pipe"]): { child: ReturnType<typeof spawn>; ended: Promise<Ended> } {
-  const [program, ...args] = diesWithUs(argv);
-  const child = spawn(program, args, { stdio });
+function start(argv: string[], stdio: ["pipe" | "ignore" | number, "pipe" | "ignore", "pipe"]): { child: ChildProcess; ended: Promise<Ended> } {
+  // In our process group: a signal to us reaches tar and xz too, and the reaper waits for them.
+  const { child, exited } = spawnTracked(argv, { stdio, group: false, graceful: true });
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-8192)));
-  const ended = new Promise<Ended>((resolve, reject) => {
-    child.on("error", (err) => {
-      const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
-      reject(missing ? new MissingToolError(argv[0], "it unpacks the kernel source", `install it with \`apt-get install ${PACKAGES[argv[0]] ?? argv[0]}\``) : err);
-    });
-    child.on("close", (code, signal) => resolve({ code, signal, tail: outputTail(stderr) }));
+  const ended = exited.then(({ code, signal }) => ({ code, signal, tail: outputTail(stderr) }), (err) => {
+    const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
+    throw missing ? new MissingToolError(argv[0], "it unpacks the kernel source", `install it with \`apt-get install ${PACKAGES[argv[0]] ?? argv[0]}\``) : err;
   });
   ended.catch(() => {});
   return { child, ended };

@@ -5,7 +5,6 @@
  * and its exit status comes back on a status port. QEMU connects to unix
  * sockets we listen on before it starts, so nothing the guest writes is lost.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,7 +15,7 @@ import { shellJoin } from "../util/shell-quote.ts";
 import { bootPhases, type Phase } from "./phases.ts";
 import { printkCollector, writeTimeline } from "./timeline.ts";
 import { type BootTimings, watchConsole } from "./console.ts";
-import { diesWithUs, killOnExit } from "../util/reaper.ts";
+import { spawnTracked } from "../util/process.ts";
 
 /** Options of {@linkcode execInVm}. */
 export interface ExecOptions {
@@ -166,41 +165,56 @@ class PortReaders {
   }
 }
 
+/** The unix sockets QEMU's ports connect to, listening before it starts so nothing the guest writes is lost. */
+async function openPorts(dir: string): Promise<{ servers: Server[]; sockets: Record<PortName, Promise<Socket>>; ports: Port[] }> {
+  const servers: Server[] = [];
+  const sockets = {} as Record<PortName, Promise<Socket>>;
+  const ports: Port[] = [];
+  for (const name of PORTS) {
+    const path = join(dir, name);
+    const { server, socket } = await listen(path);
+    servers.push(server);
+    sockets[name] = socket;
+    ports.push({ name: `microforge.${name}`, socket: path });
+  }
+  return { servers, sockets, ports };
+}
+
+/** Why the guest gave no status: a panic (and what to do about it) or a VM that ended without one. */
+function guestFailure(watch: ReturnType<typeof watchConsole>, phases: Phase[]): GuestError {
+  const what = watch.panicked ? `The guest kernel panicked${watch.panicMessage ? `: ${watch.panicMessage}` : ""}` : "The VM ended without reporting the command's exit status";
+  const hint = !watch.panicked
+    ? "check that the initramfs has microforge's /init and the kernel has virtio-console (feature console)"
+    : /Attempted to kill init/.test(watch.panicMessage ?? "")
+    ? "the initramfs's /init exited; it must end the VM with `reboot -f` instead (microforge's init template does)"
+    : "read the kernel messages above";
+  const e = new GuestError(`${what}\n--- last console lines ---\n${watch.tail()}\n---`, hint);
+  return Object.assign(e, { exitCode: 255, timings: watch.timings, phases });
+}
+
 /** Boot `vm`, run `command` in it, stream its output, and resolve to its exit status. */
 export async function execInVm(vm: MicroVM, command: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   if (!command.length) throw new InputError("No command to run in the VM", "pass one after --, e.g. `microforge run -- uname -a`");
   const dir = await mkdtemp(join(tmpdir(), "mf-"));
-  const servers: Server[] = [];
+  const { servers, sockets, ports } = await openPorts(dir).catch(async (err) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   try {
-    const sockets = {} as Record<PortName, Promise<Socket>>;
-    const ports: Port[] = [];
-    for (const name of PORTS) {
-      const path = join(dir, name);
-      const { server, socket } = await listen(path);
-      servers.push(server);
-      sockets[name] = socket;
-      ports.push({ name: `microforge.${name}`, socket: path });
-    }
     const timings = options.timings || options.timeline !== undefined;
     const quiet = options.quietKernel ?? !(timings || options.console);
     const argv = vm.with({ ports, serial: "stdio", quiet: vm.spec.quiet || quiet }).toArgv();
     const start = Date.now();
     const watch = watchConsole(options.banner ?? "microforge: /init started", start, { quietKernel: quiet });
     const printk = printkCollector(timings ? undefined : 0);
-    const [program, ...args] = diesWithUs(argv);
-    const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
-    const unregister = killOnExit(child, true, { name: argv[0].split("/").pop() });
+    const qemu = spawnTracked(argv, { stdio: ["ignore", "pipe", "pipe"] });
     let qemuErr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    qemu.child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       watch.feed(d);
       printk.feed(d);
       options.console?.(d);
     });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (qemuErr = outputTail(qemuErr + d, 40)));
-    const exited = new Promise<{ code: number | null; signal: string | null }>((res, rej) => {
-      child.once("error", rej);
-      child.once("close", (code, signal) => res({ code, signal }));
-    });
+    qemu.child.stderr!.setEncoding("utf8").on("data", (d: string) => (qemuErr = outputTail(qemuErr + d, 40)));
     void sockets.cmd.then((s) => s.on("error", () => undefined).end(shellJoin(command) + "\n"));
     // Feeding stdin ends early when the guest is gone (we destroy the stream below); that is not an error.
     void sockets.stdin.then((s) => feedStdin(s, options.stdin)).catch(() => undefined);
@@ -211,25 +225,12 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     readers.read(sockets.status, (c) => void (status += new TextDecoder().decode(c)));
     const timeoutMs = options.timeoutMs ?? 120_000;
     let timedOut = false;
-    const stop = () => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        child.kill("SIGKILL");
-      }
-    };
     const timer = setTimeout(() => {
       timedOut = true;
-      stop();
+      qemu.kill();
     }, timeoutMs);
-    options.signal?.addEventListener("abort", stop, { once: true });
-    let ended: { code: number | null; signal: string | null };
-    try {
-      ended = await exited;
-    } finally {
-      clearTimeout(timer);
-      unregister();
-    }
+    options.signal?.addEventListener("abort", () => qemu.kill(), { once: true });
+    const ended = await qemu.exited.finally(() => clearTimeout(timer));
     watch.timings.exitMs = Date.now() - start;
     // The guest is gone: stop reading our stdin (a pipe that never ends must not keep us alive).
     const stdinStream = options.stdin as { destroy?: () => void } | null | undefined;
@@ -248,15 +249,7 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     }
     const parsed = /^(\d+)\s*$/.exec(status);
     if (parsed) return result(Number(parsed[1]));
-    const what = watch.panicked ? `The guest kernel panicked${watch.panicMessage ? `: ${watch.panicMessage}` : ""}` : "The VM ended without reporting the command's exit status";
-    const hint = !watch.panicked
-      ? "check that the initramfs has microforge's /init and the kernel has virtio-console (feature console)"
-      : /Attempted to kill init/.test(watch.panicMessage ?? "")
-      ? "the initramfs's /init exited; it must end the VM with `reboot -f` instead (microforge's init template does)"
-      : "read the kernel messages above";
-    const e = new GuestError(`${what}\n--- last console lines ---\n${watch.tail()}\n---`, hint);
-    Object.assign(e, { exitCode: 255, timings: watch.timings, phases });
-    throw e;
+    throw guestFailure(watch, phases);
   } finally {
     for (const s of servers) s.close();
     await rm(dir, { recursive: true, force: true });

@@ -4,9 +4,10 @@
  * terminal settings first and restore them on every exit path, even if QEMU
  * is killed.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import type { MicroVM } from "../vm/microvm.ts";
-import { diesWithUs, killOnExit, onExitOrSignal } from "../util/reaper.ts";
+import { spawnTracked } from "../util/process.ts";
+import { onExitOrSignal } from "../util/reaper.ts";
 
 function saveTerminal(): (() => void) | undefined {
   if (!process.stdin.isTTY) return undefined;
@@ -21,16 +22,11 @@ export async function runInteractive(vm: MicroVM): Promise<number> {
   const restore = saveTerminal();
   const unhook = restore ? onExitOrSignal(() => (restore(), "restored the terminal settings")) : () => false;
   // Not detached: QEMU must stay in the terminal's foreground process group to read it.
-  const [program, ...args] = diesWithUs(argv);
-  const child = spawn(program, args, { stdio: "inherit" });
-  const untrack = killOnExit(child, false, { name: argv[0].split("/").pop() });
+  const qemu = spawnTracked(argv, { stdio: "inherit", group: false });
   try {
-    return await new Promise<number>((res, rej) => {
-      child.once("error", rej);
-      child.once("close", (code, signal) => res(code ?? (signal ? 128 + 9 : 1)));
-    });
+    const { code, signal } = await qemu.exited;
+    return code ?? (signal ? 128 + 9 : 1);
   } finally {
-    untrack();
     unhook();
     restore?.();
   }

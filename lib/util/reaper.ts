@@ -88,7 +88,8 @@ export function groupMembers(pgid: number): number[] {
   return [...(processTable() ?? [])].filter(([, [state, , pgrp]]) => pgrp === pgid && state !== "Z").map(([pid]) => pid);
 }
 
-function send(id: number, group: boolean, signal: NodeJS.Signals): void {
+/** Send `signal` to process `id`, or to its whole process group; nothing if it is gone. */
+export function sendSignal(id: number, group: boolean, signal: NodeJS.Signals): void {
   try {
     process.kill(group ? -id : id, signal);
   } catch { /* already gone */ }
@@ -102,21 +103,21 @@ function stopChildren(signal: NodeJS.Signals | undefined): string[] {
     if (child.pid === undefined || !running(child.pid, t.group)) continue;
     stopped.push(`${t.name} (pid ${child.pid})`);
     if (t.graceful) {
-      send(child.pid, t.group, signal ?? "SIGTERM");
+      sendSignal(child.pid, t.group, signal ?? "SIGTERM");
       gentle.push([child.pid, t.group]);
-    } else send(child.pid, t.group, "SIGKILL");
+    } else sendSignal(child.pid, t.group, "SIGKILL");
   }
   if (signal) {
     // Children started by code that does not track them (tar, xz, apt-get): they must not outlive us either.
     const tracked = new Set([...live.keys()].map((c) => c.pid));
     for (const [pid, [state, ppid]] of processTable() ?? []) {
       if (ppid !== process.pid || state === "Z" || tracked.has(pid)) continue;
-      send(pid, false, "SIGTERM");
+      sendSignal(pid, false, "SIGTERM");
       gentle.push([pid, false]);
     }
   }
   for (const end = Date.now() + GRACE_MS; gentle.some(([id, g]) => running(id, g)) && Date.now() < end;) sleepSync(50);
-  for (const [id, g] of gentle) if (running(id, g)) send(id, g, "SIGKILL");
+  for (const [id, g] of gentle) if (running(id, g)) sendSignal(id, g, "SIGKILL");
   live.clear();
   return stopped;
 }
