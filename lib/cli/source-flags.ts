@@ -3,6 +3,7 @@
  * map to options.
  */
 import { statSync } from "node:fs";
+import { fileKind } from "../util/file-kind.ts";
 import { type FlagSpec, type ParsedArgs, suggest } from "./command.ts";
 import { SourcePathError, UsageError } from "../util/errors.ts";
 import type { LockOptions } from "../fetch/locked.ts";
@@ -78,5 +79,5 @@ export function checkSourceFlag(args: ParsedArgs, flag: keyof typeof SOURCE_WORD
     }
     throw new SourcePathError(`${what} ${value} (--${flag}) does not exist`, `pass an existing file, or one of ${words.join(", ")}`);
   }
-  if (!s.isFile()) throw new SourcePathError(`${what} ${value} (--${flag}) is ${s.isDirectory() ? "a directory" : "not a regular file"}`, `pass a file, or one of ${words.join(", ")}`);
+  if (!s.isFile()) throw new SourcePathError(`${what} ${value} (--${flag}) is ${fileKind(s)}`, `pass a file, or one of ${words.join(", ")}`);
 }

@@ -5,13 +5,12 @@
  * A blob is hashed again when it is used ({@linkcode verifiedBlob}): a
  * damaged one is removed, never handed out.
  */
-import { createHash } from "node:crypto";
 import { chmod, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureDir, writeError, writeFileAtomic } from "../util/cache-dir.ts";
 import type { Logger } from "../util/log.ts";
 import { memoByStat } from "../util/stat-memo.ts";
-import { sha256File } from "../util/hash.ts";
+import { sha256File, sha256Hex } from "../util/hash.ts";
 
 /** What a URL gave when it was last fetched. */
 export interface UrlRecord {
@@ -32,11 +31,6 @@ export interface StoredBlob {
 /** True for a lower-case 64-digit hex sha256. */
 export function isSha256(value: string): boolean {
   return /^[0-9a-f]{64}$/.test(value);
-}
-
-/** Hex sha256 of a string or bytes. */
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 /** The directory holding the blobs; temp files for incoming blobs go here too, so rename is atomic. */

@@ -8,10 +8,10 @@
  * that cannot fit on the cache's disk stops before it starts (or at the
  * first ENOSPC) with an error naming the directory and the size.
  */
-import { createHash } from "node:crypto";
 import { type FileHandle, open, rm } from "node:fs/promises";
+import { sha256Hasher, sha256Hex } from "../util/hash.ts";
 import { join } from "node:path";
-import { adoptBlob, blobDir, isSha256, readUrlRecord, sha256Hex, type StoredBlob, type UrlRecord, verifiedBlob, writeUrlRecord } from "./blob-store.ts";
+import { adoptBlob, blobDir, isSha256, readUrlRecord, type StoredBlob, type UrlRecord, verifiedBlob, writeUrlRecord } from "./blob-store.ts";
 import { cacheRoot, ensureDir, formatSize, freeBytes, tempPathFor, writeError } from "../util/cache-dir.ts";
 import { ChecksumError, DownloadError } from "../util/errors.ts";
 import { withMutex } from "./mutex.ts";
@@ -87,7 +87,7 @@ async function transfer(cacheDir: string, expected: string | undefined, options:
     throw await writeError(Object.assign(new Error("not enough space"), { code: "ENOSPC" }), temp, { root: cacheDir, needs, what: name });
   }
   const meter = startMeter(options, response.length);
-  const hash = createHash("sha256");
+  const hash = sha256Hasher();
   let size = 0;
   let file: FileHandle | undefined;
   try {

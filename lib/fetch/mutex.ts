@@ -15,7 +15,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { cacheRoot, ensureDir, tempPathFor, writeError } from "../util/cache-dir.ts";
 import { MutexError } from "../util/errors.ts";
-import { sha256Hex } from "./blob-store.ts";
+import { sha256Hex } from "../util/hash.ts";
 import type { Logger } from "../util/log.ts";
 import { onExitOrSignal } from "../util/reaper.ts";
 

@@ -8,8 +8,8 @@
  * member is named `<key>.<sha256 of the member>.gz` and hashed before use: a
  * damaged one is reported and compressed again.
  */
-import { createHash } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
+import { sha256Hex } from "../util/hash.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/cache-dir.ts";
 import { type CpioRecord, recordBytes } from "./cpio.ts";
@@ -36,7 +36,7 @@ export interface GzipMembersOptions {
   log?: Logger;
 }
 
-const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+const sha256 = (data: Uint8Array) => sha256Hex(data);
 
 /** The verified cached member for `key` in `dir`; damaged ones are removed with a warning. */
 async function cachedMember(dir: string, key: string, log: Logger): Promise<Uint8Array | undefined> {
@@ -53,7 +53,7 @@ async function cachedMember(dir: string, key: string, log: Logger): Promise<Uint
 /** The compressed member for one large-file record, from the cache when it is there. */
 async function largeMember(rec: CpioRecord & { body: { source: string } }, level: GzipLevel, options: GzipMembersOptions): Promise<Uint8Array> {
   const data = await readFile(rec.body.source);
-  const key = createHash("sha256").update(`${FORMAT}\0${level}\0`).update(rec.header).update(data).digest("hex");
+  const key = sha256Hex(`${FORMAT}\0${level}\0`, rec.header, data);
   const dir = options.cacheDir;
   const log = options.log ?? stderrLogger();
   const hit = dir ? await cachedMember(dir, key, log) : undefined;

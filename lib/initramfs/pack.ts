@@ -3,8 +3,8 @@
  * hashing as it goes. Nothing half-written is left under the final name, and
  * a full or read-only disk is an error naming the directory.
  */
-import { createHash } from "node:crypto";
 import { type FileHandle, open, rename, rm } from "node:fs/promises";
+import { sha256Hasher } from "../util/hash.ts";
 import { dirname, resolve } from "node:path";
 import { type CpioEntry, type CpioOptions, cpioRecords, normalizeEntries, recordBytes } from "./cpio.ts";
 import { ensureDir, tempPathFor, writeError } from "../util/cache-dir.ts";
@@ -40,7 +40,7 @@ export function sourceDateEpoch(env: Record<string, string | undefined> = proces
 export async function packInitramfs(entries: readonly CpioEntry[], outPath: string, options: PackOptions = {}): Promise<PackResult> {
   const path = resolve(outPath);
   const tmp = tempPathFor(path);
-  const hash = createHash("sha256");
+  const hash = sha256Hasher();
   let size = 0;
   const records = cpioRecords(entries, { mtime: sourceDateEpoch(), ...options });
   const bytes = options.gzip === false ? recordBytes(records) : gzipMembers(records, options.gzip ?? 9, { cacheDir: options.memberCache, log: options.log });

@@ -10,7 +10,6 @@
  * A make left running by a killed build is stopped before the directory is
  * used again.
  */
-import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { copyFile, readFile, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -22,7 +21,7 @@ import { type Runner, runProcess } from "../util/process.ts";
 import { withMutex } from "../fetch/mutex.ts";
 import { configureKernel } from "./config.ts";
 import { type ConfigRequestOptions, kernelConfigRequest } from "./fragments.ts";
-import { sha256File } from "../util/hash.ts";
+import { sha256File, sha256Hex } from "../util/hash.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 import { makeProgress } from "./make-progress.ts";
 import { sourceTree } from "./source-tree.ts";
@@ -153,7 +152,7 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
   const makeVars = [...(options.makeVars ?? [])];
   const buildEnv = reproducibleEnv(env);
   const inputs = { format: BUILD_FORMAT, tarball: options.tarball.sha256, fragment: request.fragment, makeVars, compiler: await compilerVersion(run, buildEnv), target: "bzImage" };
-  const key = createHash("sha256").update(JSON.stringify(inputs)).digest("hex");
+  const key = sha256Hex(JSON.stringify(inputs));
   const root = cacheRoot(env);
   const dir = join(root, "kernels", key);
   const first = await readCached(dir, key);
@@ -179,7 +178,7 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
     for (const d of configured.dropped) log.warn(`CONFIG_${d.symbol}=${d.requested} was dropped (${d.actual})${d.why.length ? `: ${d.why.join("; ")}` : ""}`);
     const jobs = options.jobs ?? availableParallelism();
     const logFile = join(buildDir, "build.log");
-    const configHash = createHash("sha256").update(configured.config).digest("hex");
+    const configHash = sha256Hex(configured.config);
     // A log from an earlier make means this one is incremental: fewer steps than any full build, so no percentage and no record.
     const incremental = await stat(logFile).then(() => true, () => false);
     const expected = incremental ? undefined : await estimateSteps(root, { version, configHash, yes: configured.yes }).catch(() => undefined);

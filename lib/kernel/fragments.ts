@@ -6,6 +6,7 @@
  * minor}) and `atLeast("6.2")`, so a renamed symbol can be handled per version.
  */
 import { readFileSync, statSync } from "node:fs";
+import { fileKind } from "../util/file-kind.ts";
 import semver from "semver";
 import { suggest } from "../util/suggest.ts";
 import { parseDotConfig, parseOverride, renderFragment } from "./dot-config.ts";
@@ -83,7 +84,7 @@ export function checkFragmentFile(file: string): void {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigFragmentError(`Config fragment ${file} ${code === "ENOENT" || code === "ENOTDIR" ? "does not exist" : `cannot be read: ${(err as Error).message}`}`, hint, { cause: err });
   }
-  if (!s.isFile()) throw new ConfigFragmentError(`Config fragment ${file} is ${s.isDirectory() ? "a directory" : s.isFIFO() ? "a FIFO" : "not a regular file"}, not a file`, hint);
+  if (!s.isFile()) throw new ConfigFragmentError(`Config fragment ${file} is ${fileKind(s)}, not a file`, hint);
 }
 
 /** Render and merge all layers for a kernel build. */

@@ -2,8 +2,8 @@
  * What a usable busybox is: a static x86_64 ELF (no interpreter, since the
  * initramfs has no shared libraries), described by version and sha256.
  */
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { sha256Hex } from "../util/hash.ts";
 import { resolve } from "node:path";
 import { elfInterpreter } from "../util/elf.ts";
 import { BusyboxError, MicroforgeError } from "../util/errors.ts";
@@ -61,6 +61,6 @@ export async function inspectBusybox(path: string, origin: Busybox["origin"]): P
     );
   }
   const banner = /BusyBox v(\d+\.\d+\.\d+)/.exec(new TextDecoder("latin1").decode(bytes));
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const sha256 = sha256Hex(bytes);
   return { path: resolve(path), version: banner?.[1], sha256, origin };
 }

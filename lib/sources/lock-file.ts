@@ -4,6 +4,7 @@
  * so the file diffs well. `--update` re-resolves; `--locked` refuses changes.
  */
 import { readFile, stat } from "node:fs/promises";
+import { fileKind } from "../util/file-kind.ts";
 import { resolve } from "node:path";
 import { writeFileAtomic } from "../util/cache-dir.ts";
 import { LockFileError } from "../util/errors.ts";
@@ -47,7 +48,7 @@ export async function readLock(path: string): Promise<LockFile> {
     // Only a regular file is read: a directory would fail late, and a FIFO would block forever.
     const s = await stat(path);
     if (!s.isFile()) {
-      throw new LockFileError(`Lock file ${path} is ${s.isDirectory() ? "a directory" : s.isFIFO() ? "a FIFO" : "not a regular file"}`, `pass the path of a lock file (e.g. ${LOCK_FILE_NAME}); a missing one is created`);
+      throw new LockFileError(`Lock file ${path} is ${fileKind(s)}`, `pass the path of a lock file (e.g. ${LOCK_FILE_NAME}); a missing one is created`);
     }
     text = await readFile(path, "utf8");
   } catch (err) {

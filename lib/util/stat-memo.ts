@@ -7,8 +7,8 @@
  * to one changes its mtime); never for kernels and images we boot: those are
  * hashed on every use.
  */
-import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
+import { sha256Hex } from "./hash.ts";
 import { join } from "node:path";
 import { cacheRoot, writeFileAtomic } from "./cache-dir.ts";
 
@@ -29,7 +29,7 @@ async function signature(path: string): Promise<string> {
  * when it was computed. `name` says what is remembered (and is part of the key).
  */
 export async function memoByStat<T>(name: string, watch: readonly string[], compute: () => Promise<T>, env: Record<string, string | undefined> = process.env): Promise<T> {
-  const file = join(cacheRoot(env), "memo", `${createHash("sha256").update(name).digest("hex").slice(0, 32)}.json`);
+  const file = join(cacheRoot(env), "memo", `${sha256Hex(name).slice(0, 32)}.json`);
   const sig = (await Promise.all(watch.map(async (p) => `${p}=${await signature(p)}`))).join("\n");
   try {
     const memo = JSON.parse(await readFile(file, "utf8"));

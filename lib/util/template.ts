@@ -4,6 +4,7 @@
  * `<%= x %>` shell-quotes its value and `<%- x %>` inserts it raw.
  */
 import ejs from "ejs";
+import { fileKind } from "./file-kind.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { MicroforgeError, TemplateError, TemplateFileError } from "./errors.ts";
@@ -35,7 +36,7 @@ const helpers = { q: shellQuote, qa: shellJoin };
 function readTemplateFile(file: string): string {
   try {
     const s = statSync(file);
-    if (!s.isFile()) throw new TemplateFileError(`Template ${file} is ${s.isDirectory() ? "a directory" : s.isFIFO() ? "a FIFO" : "not a regular file"}, not a template file`, "pass the path of an .ejs file");
+    if (!s.isFile()) throw new TemplateFileError(`Template ${file} is ${fileKind(s)}, not a template file`, "pass the path of an .ejs file");
     return readFileSync(file, "utf8");
   } catch (err) {
     if (err instanceof MicroforgeError) throw err;

@@ -5,6 +5,7 @@
  * given; building default ones is the recipe stage's (recipe/defaults.ts).
  */
 import { readFile, stat } from "node:fs/promises";
+import { fileKind } from "../util/file-kind.ts";
 import { dirname } from "node:path";
 import { type AccelChoice, chooseAccel } from "./accel.ts";
 import type { Initramfs } from "../initramfs/build.ts";
@@ -53,11 +54,6 @@ async function hasAcpi(k: KernelBuild): Promise<boolean> {
   return /^CONFIG_ACPI=y$/m.test(await readFile(k.config, "utf8").catch(() => ""));
 }
 
-/** What a path turned out to be, for messages: "a directory", "a FIFO", ... */
-function kindOf(s: { isFile(): boolean; isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
-  return s.isFile() ? "a file" : s.isDirectory() ? "a directory" : s.isFIFO() ? "a FIFO" : s.isSocket() ? "a socket" : s.isCharacterDevice() ? "a character device" : s.isBlockDevice() ? "a block device" : "not a regular file";
-}
-
 /** Why `path` does not exist: itself, or its nearest missing parent directory. */
 async function missing(path: string): Promise<string> {
   let gone = path;
@@ -73,7 +69,7 @@ async function checkPath(path: string, what: string, want: "file" | "dir" | "dis
     throw new VmSpecError(`${what} ${why}`, hint);
   }
   const ok = want === "dir" ? s.isDirectory() : s.isFile() || (want === "disk" && s.isBlockDevice());
-  if (!ok) throw new VmSpecError(`${what} ${path} is ${kindOf(s)}, not ${want === "dir" ? "a directory" : "a file"}`, hint);
+  if (!ok) throw new VmSpecError(`${what} ${path} is ${fileKind(s)}, not ${want === "dir" ? "a directory" : "a file"}`, hint);
 }
 
 /** Check the paths a VM names (kernel, initrd, disks, shares) exist and have the right kind. */

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { adoptBlob, blobPath, findBlob, putBlob, readUrlRecord, sha256Hex, urlRecordPath, writeUrlRecord } from "../../lib/fetch/blob-store.ts";
+import { adoptBlob, blobPath, findBlob, putBlob, readUrlRecord, urlRecordPath, writeUrlRecord } from "../../lib/fetch/blob-store.ts";
+import { sha256Hex } from "../../lib/util/hash.ts";
 import { tempDir } from "../helpers.ts";
 
 test("a blob is stored once, read-only, under its sha256", async () => {

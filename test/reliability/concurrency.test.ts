@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { sha256Hex } from "../../lib/fetch/blob-store.ts";
+import { sha256Hex } from "../../lib/util/hash.ts";
 import { cli, onDeno, repoRoot, tempDir, testCache, tsRunner } from "../helpers.ts";
 
 const skip = onDeno ? "Node only" : false;

@@ -16,7 +16,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { sha256Hex } from "../../lib/fetch/blob-store.ts";
+import { sha256Hex } from "../../lib/util/hash.ts";
 import { runProcess } from "../../lib/util/process.ts";
 import { cli, onDeno, repoRoot, tempDir, testCache, tsRunner } from "../helpers.ts";
 import { type FixtureServer, startFixtureServer } from "../fixtures/http-server.ts";
