@@ -6,6 +6,7 @@
  * pinned in the lock file.
  */
 import { BUSYBOX_INDEX_URL, binaryUrl, parseBusyboxIndex, type BusyboxBuild } from "../sources/busybox-index.ts";
+import { mirrorHttp } from "./http.ts";
 import { type Busybox, type BusyboxDeps, inspectBusybox } from "../sources/busybox-inspect.ts";
 import { download } from "./download.ts";
 import { fetchText } from "./text.ts";
@@ -27,17 +28,11 @@ export function busyboxIndexUrl(env: Record<string, string | undefined> = proces
   return url.endsWith("/") ? url : `${url}/`;
 }
 
-/** Plain http is allowed only to the host of the mirror configured in `MICROFORGE_BUSYBOX_URL` (and loopback). */
-function httpAllowed(env: Record<string, string | undefined>): string | false {
-  const url = env.MICROFORGE_BUSYBOX_URL ?? "";
-  return url.startsWith("http://") ? url : false;
-}
-
 /** The builds busybox.net offers. */
 export async function busyboxNetBuilds(deps: BusyboxDeps = {}): Promise<BusyboxBuild[]> {
   const env = deps.env ?? process.env;
   const url = busyboxIndexUrl(env);
-  const html = await fetchText(url, { fetch: deps.fetch, allowHttp: httpAllowed(env), connectTimeoutMs: 5000 });
+  const html = await fetchText(url, { fetch: deps.fetch, allowHttp: mirrorHttp("MICROFORGE_BUSYBOX_URL", env), connectTimeoutMs: 5000 });
   return parseBusyboxIndex(html, url);
 }
 
@@ -51,7 +46,7 @@ export async function busyboxNet(deps: BusyboxNetDeps = {}): Promise<Busybox> {
       "pass --allow-unverified (or set MICROFORGE_ALLOW_UNVERIFIED=1) to trust one on first use (its sha256 is then pinned in the lock file), or use --busybox-source debian (checked by apt)",
     );
   }
-  const allowHttp = httpAllowed(env);
+  const allowHttp = mirrorHttp("MICROFORGE_BUSYBOX_URL", env);
   let url = deps.url;
   if (!url) {
     const build = resolveSpec(deps.version ?? "latest", await busyboxNetBuilds(deps), { what: "busybox", from: "busybox.net" });

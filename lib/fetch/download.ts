@@ -160,8 +160,8 @@ function startMeter(options: DownloadOptions & { log: Logger }, length: number |
   let current = 0;
   const draw = () => {
     const secs = Math.max((Date.now() - started) / 1000, 0.001);
-    const total = length === undefined ? "" : `/${(length / 1e6).toFixed(1)}`;
-    out.write(`\r${name}  ${(current / 1e6).toFixed(1)}${total} MB  ${(current / 1e6 / secs).toFixed(1)} MB/s\x1b[K`);
+    const total = length === undefined ? "" : ` of ${formatSize(length)}`;
+    out.write(`\r${name}  ${formatSize(current)}${total}  ${formatSize(current / secs)}/s\x1b[K`);
   };
   return {
     update(bytes) {

@@ -61,6 +61,15 @@ export function isTransient(err: unknown): boolean {
 }
 
 /**
+ * What `allowHttp` a mirror configured in environment variable `name` grants:
+ * its URL when it is plain http (so http is allowed to that host alone), else nothing.
+ */
+export function mirrorHttp(name: string, env: Record<string, string | undefined> = process.env): string | false {
+  const url = env[name] ?? "";
+  return url.startsWith("http://") ? url : false;
+}
+
+/**
  * Parse `url` and apply the policy: https always; http only to loopback
  * (127.0.0.0/8, ::1, localhost: nothing on the network can tamper), to the
  * host of a configured mirror (`allowHttp` a URL), or anywhere with

@@ -5,6 +5,7 @@
  * verified by apt), or a local tarball. `auto` tries kernel.org, then Debian.
  */
 import { stat } from "node:fs/promises";
+import { mirrorHttp } from "./http.ts";
 import { basename, resolve } from "node:path";
 import { type DebianDeps, type DebianPackage, aptPackages, aptSearch, debianFile, installedVersion } from "../sources/debian.ts";
 import { download } from "./download.ts";
@@ -61,17 +62,11 @@ export function releasesUrl(env: Record<string, string | undefined> = process.en
   return env.MICROFORGE_KERNEL_RELEASES_URL || KERNEL_RELEASES_URL;
 }
 
-/** Plain http is allowed only to the host of a mirror the user configured explicitly (and loopback, see `checkUrl`). */
-function httpAllowed(env: Record<string, string | undefined>): string | false {
-  const url = env.MICROFORGE_KERNEL_RELEASES_URL ?? "";
-  return url.startsWith("http://") ? url : false;
-}
-
 /** kernel.org's releases as candidates. */
 export async function kernelOrgReleases(options: KernelSourceOptions = {}): Promise<KernelRelease[]> {
   const env = options.env ?? process.env;
   const url = releasesUrl(env);
-  const text = await fetchText(url, { fetch: options.fetch, allowHttp: httpAllowed(env), connectTimeoutMs: 5000 });
+  const text = await fetchText(url, { fetch: options.fetch, allowHttp: mirrorHttp("MICROFORGE_KERNEL_RELEASES_URL", env), connectTimeoutMs: 5000 });
   return parseKernelReleases(text, url).releases;
 }
 
@@ -173,7 +168,7 @@ export async function fetchKernel(choice: KernelChoice, options: KernelSourceOpt
     const name = basename(new URL(choice.url).pathname);
     let expected = options.expectSha256;
     if (!expected && choice.checksums) {
-      const sums = await fetchText(choice.checksums, { fetch: options.fetch, allowHttp: httpAllowed(env) });
+      const sums = await fetchText(choice.checksums, { fetch: options.fetch, allowHttp: mirrorHttp("MICROFORGE_KERNEL_RELEASES_URL", env) });
       if (options.verifySignatures) await verifyClearsigned(sums, choice.checksums, env.MICROFORGE_KERNEL_KEYRING, options);
       else sayOnce(log, "sha256 checked against sha256sums.asc, but not its PGP signature (use --verify-signatures with gpgv and MICROFORGE_KERNEL_KEYRING)");
       expected = sha256From(sums, name);
@@ -187,7 +182,7 @@ export async function fetchKernel(choice: KernelChoice, options: KernelSourceOpt
         "pass --allow-unverified (or set MICROFORGE_ALLOW_UNVERIFIED=1) to use it unverified (the sha256 is then pinned in the lock file), or pick a released version",
       );
     }
-    const got = await download({ url: choice.url, sha256: expected, name, fetch: options.fetch, log, quiet: options.quiet, allowHttp: httpAllowed(env), cacheDir: cacheRoot(env) });
+    const got = await download({ url: choice.url, sha256: expected, name, fetch: options.fetch, log, quiet: options.quiet, allowHttp: mirrorHttp("MICROFORGE_KERNEL_RELEASES_URL", env), cacheDir: cacheRoot(env) });
     [path, sha256] = [got.path, got.sha256];
     verified = options.expectSha256 ? "sha256 from the lock file" : expected ? `sha256 from sha256sums.asc (${options.verifySignatures ? "PGP signature verified" : "signature not checked"})` : "unverified mainline snapshot (pinned on first use)";
   } else if (choice.source === "debian") {

@@ -10,6 +10,7 @@
  * On a terminal it is one line with a bar, redrawn; otherwise a line at the
  * start and every 30 s; nothing when quiet.
  */
+import { lineSplitter } from "../util/lines.ts";
 
 /** A progress sink fed with make's output. */
 export interface MakeProgress {
@@ -111,7 +112,11 @@ export function makeProgress(options: MakeProgressOptions): MakeProgress {
   const start = now();
   let steps = 0;
   let compiled = 0;
-  let partial = "";
+  const split = lineSplitter((l) => {
+    if (!STEP.test(l)) return;
+    steps++;
+    if (COMPILE.test(l)) compiled++;
+  });
   let lastPrint = start;
   let finished = false;
 
@@ -164,13 +169,7 @@ export function makeProgress(options: MakeProgressOptions): MakeProgress {
       return compiled;
     },
     feed(chunk) {
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop() ?? "";
-      for (const l of lines) {
-        if (!STEP.test(l)) continue;
-        steps++;
-        if (COMPILE.test(l)) compiled++;
-      }
+      split.feed(chunk);
       if (!tty && !options.quiet && now() - lastPrint >= (options.every ?? 30_000)) {
         lastPrint = now();
         write(`${plainLine()}\n`);

@@ -3,6 +3,7 @@
  * "Run /init", the init's banner), kernel panics, and a bounded tail of
  * lines for error messages.
  */
+import { lineSplitter } from "../util/lines.ts";
 
 /** Milliseconds from QEMU's spawn to each boot milestone. */
 export interface BootTimings {
@@ -49,11 +50,19 @@ export function watchConsole(banner: string, start: number, o: WatchOptions = {}
   const exitMarker = o.exitMarker ?? "microforge-exit-status:";
   const timings: BootTimings = {};
   const lines: string[] = [];
-  let partial = "";
   let panicked = false;
   let panicMessage: string | undefined;
   let sawOutput = false;
   const at = () => now() - start;
+  const split = lineSplitter((line) => {
+    if (timings.runInitMs === undefined && /Run \/init as init process/.test(line)) timings.runInitMs = at();
+    if (timings.initMarkerMs === undefined && line.includes(banner)) timings.initMarkerMs = at();
+    if (timings.commandEndMs === undefined && timings.initMarkerMs !== undefined && line.startsWith(exitMarker)) timings.commandEndMs = at();
+    const panic = /Kernel panic - not syncing: ?(.*)/.exec(line);
+    if (panic && !panicked) [panicked, panicMessage] = [true, panic[1].trim()];
+    lines.push(line);
+    if (lines.length > keep) lines.shift();
+  });
   return {
     timings,
     get panicked() {
@@ -69,21 +78,10 @@ export function watchConsole(banner: string, start: number, o: WatchOptions = {}
       if (!chunk.length) return;
       sawOutput = true;
       if (timings.firstOutputMs === undefined && !o.quietKernel) timings.firstOutputMs = at();
-      const parts = (partial + chunk).split(/\r?\n/);
-      partial = parts.pop() ?? "";
-      if (partial.length > 4096) partial = partial.slice(-4096);
-      for (const line of parts) {
-        if (timings.runInitMs === undefined && /Run \/init as init process/.test(line)) timings.runInitMs = at();
-        if (timings.initMarkerMs === undefined && line.includes(banner)) timings.initMarkerMs = at();
-        if (timings.commandEndMs === undefined && timings.initMarkerMs !== undefined && line.startsWith(exitMarker)) timings.commandEndMs = at();
-        const panic = /Kernel panic - not syncing: ?(.*)/.exec(line);
-        if (panic && !panicked) [panicked, panicMessage] = [true, panic[1].trim()];
-        lines.push(line);
-        if (lines.length > keep) lines.shift();
-      }
+      split.feed(chunk);
     },
     tail(n = 20) {
-      return [...lines, ...(partial ? [partial] : [])].slice(-n).join("\n");
+      return [...lines, ...(split.partial ? [split.partial] : [])].slice(-n).join("\n");
     },
   };
 }

@@ -4,22 +4,17 @@
  * SVG chart. Shared by `microforge run --timeline` and `vm.exec(cmd, { timeline })`.
  */
 import type { Phase } from "./phases.ts";
+import { lineSplitter } from "../util/lines.ts";
 import { writeFileAtomic } from "../util/cache-dir.ts";
 import { renderTimelineSvg } from "./timeline-svg.ts";
 
 /** Keeps console lines that start with a printk timestamp, at most `max` of them. */
 export function printkCollector(max = 20_000): { feed(chunk: string): void; readonly lines: readonly string[] } {
   const lines: string[] = [];
-  let partial = "";
-  return {
-    lines,
-    feed(chunk) {
-      const parts = (partial + chunk).split("\n");
-      partial = parts.pop() ?? "";
-      if (partial.length > 4096) partial = "";
-      for (const l of parts) if (l.startsWith("[") && lines.length < max) lines.push(l);
-    },
-  };
+  const split = lineSplitter((l) => {
+    if (l.startsWith("[") && lines.length < max) lines.push(l);
+  });
+  return { lines, feed: (chunk) => split.feed(chunk) };
 }
 
 /** Write the SVG chart of `phases` to `path` (atomically). */

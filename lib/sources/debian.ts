@@ -7,7 +7,7 @@
  */
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { cacheRoot } from "../util/cache-dir.ts";
+import { cacheRoot, formatSize } from "../util/cache-dir.ts";
 import { ChecksumError, DebianPackageError, UnverifiedError } from "../util/errors.ts";
 import { type Runner, runProcess } from "../util/process.ts";
 import { findOnPath } from "../util/find-on-path.ts";
@@ -109,7 +109,7 @@ export async function debianFile(pkg: DebianPackage, member: string, deps: Debia
   const dir = join(cacheRoot(env), "debian", `${pkg.name}_${pkg.version}`.replace(/[^A-Za-z0-9.+~_-]/g, "_"));
   const target = join(dir, basename(member));
   if (await stat(target).then((s) => s.isFile(), () => false)) return target;
-  const mb = pkg.size ? ` (${(pkg.size / 1e6).toFixed(1)} MB)` : "";
+  const mb = pkg.size ? ` (${formatSize(pkg.size)})` : "";
   log.step(`fetching Debian package ${pkg.name} ${pkg.version}${mb}`);
   await mkdir(join(cacheRoot(env), "tmp"), { recursive: true });
   const work = await mkdtemp(join(cacheRoot(env), "tmp", "deb-"));

@@ -231,7 +231,7 @@ test("progress: a redrawn line on a tty, one line otherwise, nothing when quiet"
     const lines = drawn.split("\r").filter(Boolean);
     assert.ok(lines.length >= 2, "redrawn while it runs");
     assert.ok(lines.every((l) => l.includes("\x1b[K")), "each redraw clears the rest of the line");
-    assert.match(lines.at(-1)!.replace("\x1b[K", ""), /^kernel {2}0\.3\/0\.3 MB {2}\d+\.\d MB\/s\n$/);
+    assert.match(lines.at(-1)!.replace("\x1b[K", ""), /^kernel {2}300\.0 kB of 300\.0 kB {2}[\d.]+ [kM]?B\/s\n$/);
     const log = memoryLogger();
     server.route("/q.bin", { body: "hello" });
     await download(opts(server, cacheDir, "/q.bin", { log }));
