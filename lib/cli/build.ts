@@ -2,7 +2,8 @@
  * `microforge build`: the default kernel and initramfs (cached), with their
  * paths, ready for `run --kernel K --initrd I` or your own QEMU command.
  */
-import { type Command, listFlag, type ParsedArgs } from "./command.ts";
+import { type Command, listFlag } from "./command.ts";
+import { type ParsedArgs } from "../util/flags.ts";
 import { buildInitramfs } from "../initramfs/build.ts";
 import { expandFeatures } from "../kernel/fragments.ts";
 import { stderrLogger } from "../util/log.ts";

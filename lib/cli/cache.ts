@@ -8,7 +8,8 @@
  */
 import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { Command, ParsedArgs } from "./command.ts";
+import type { Command } from "./command.ts";
+import type { ParsedArgs } from "../util/flags.ts";
 import { cacheRoot, isOrphanTemp, tempPathFor } from "../util/cache-dir.ts";
 import { UsageError } from "../util/errors.ts";
 import { runProcess } from "../util/process.ts";

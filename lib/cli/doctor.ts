@@ -2,7 +2,8 @@
  * `microforge doctor`: check the host for QEMU, qboot, KVM, the kernel build
  * toolchain and a static busybox; `--fix` installs what is missing.
  */
-import type { Command, ParsedArgs } from "./command.ts";
+import type { Command } from "./command.ts";
+import type { ParsedArgs } from "../util/flags.ts";
 import { doctorJson, formatReport } from "../host/report.ts";
 import type { HostDeps } from "../host/checks.ts";
 import { hostReady, loadHostDeps, runHostChecks } from "../host/checks.ts";

@@ -6,7 +6,8 @@
  * console, its status is printed and the VM powers off by itself; the
  * script exits with CMD's status.
  */
-import type { Command, ParsedArgs } from "./command.ts";
+import type { Command } from "./command.ts";
+import type { ParsedArgs } from "../util/flags.ts";
 import { stderrLogger } from "../util/log.ts";
 import { defaultInitVars } from "../initramfs/rootfs.ts";
 import { formatCommand, formatScript, formatStatusScript } from "../util/shell-command.ts";

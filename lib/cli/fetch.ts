@@ -3,13 +3,13 @@
  * cache one artifact (through the lock file with --lock); `--extract`
  * also unpacks a kernel tree.
  */
-import { DEFAULT_SPEC } from "../sources/version-spec.ts";
-import type { Command, ParsedArgs } from "./command.ts";
+import { DEFAULT_SPEC, checkSpec } from "../sources/version-spec.ts";
+import type { Command } from "./command.ts";
+import type { ParsedArgs } from "../util/flags.ts";
 import { UsageError } from "../util/errors.ts";
 import { lockedBusybox, lockedKernel } from "../fetch/locked.ts";
 import { stderrLogger } from "../util/log.ts";
 import { sourceTree } from "../kernel/source-tree.ts";
-import { checkSpec } from "../sources/version-spec.ts";
 import { artifactArg, busyboxSourceFlag, checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions, selectionFlags } from "./source-flags.ts";
 
 /** The `fetch` subcommand. */

@@ -3,14 +3,14 @@
  * path, size and sha256.
  */
 import { resolve } from "node:path";
-import type { Command, ParsedArgs } from "./command.ts";
+import type { Command } from "./command.ts";
+import type { ParsedArgs } from "../util/flags.ts";
 import { UsageError } from "../util/errors.ts";
 import type { GzipLevel } from "../initramfs/gzip.ts";
 import { buildInitramfs } from "../initramfs/build.ts";
-import type { ExtraContent } from "../initramfs/rootfs.ts";
+import { type ExtraContent, checkInitVars, renderInit } from "../initramfs/rootfs.ts";
 import { stderrLogger } from "../util/log.ts";
 import { recipeContext } from "../recipe/context.ts";
-import { checkInitVars, renderInit } from "../initramfs/rootfs.ts";
 import { checkSpec } from "../sources/version-spec.ts";
 import { checkSourceFlag } from "./source-flags.ts";
 

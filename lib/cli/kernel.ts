@@ -2,10 +2,12 @@
  * `microforge kernel config|build`: show the layered config (and verify it
  * against a real tree), or build a cached bzImage.
  */
-import { DEFAULT_SPEC } from "../sources/version-spec.ts";
+import { DEFAULT_SPEC, checkSpec } from "../sources/version-spec.ts";
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { type Command, listFlag, type ParsedArgs, suggest } from "./command.ts";
+import { type Command, listFlag } from "./command.ts";
+import { suggest } from "../util/suggest.ts";
+import { type ParsedArgs } from "../util/flags.ts";
 import { cacheRoot } from "../util/cache-dir.ts";
 import { parseOverride } from "../kernel/dot-config.ts";
 import { KernelTreeError, UsageError } from "../util/errors.ts";
@@ -17,7 +19,6 @@ import { resolveKernel } from "../fetch/kernel-tarball.ts";
 import { lockedKernel } from "../fetch/locked.ts";
 import { stderrLogger } from "../util/log.ts";
 import { sourceTree } from "../kernel/source-tree.ts";
-import { checkSpec } from "../sources/version-spec.ts";
 import { checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions, selectionFlags } from "./source-flags.ts";
 
 function features(args: ParsedArgs): string[] {

@@ -2,8 +2,8 @@
  * The `microforge` command line: `microforge <command> [options]`.
  * Each subcommand lives in its own file in `lib/cli/` and has its own `--help`.
  */
-import type { Command } from "./command.ts";
-import { helpText, parseFlags, suggest } from "./command.ts";
+import { type Command, helpText, parseFlags } from "./command.ts";
+import { suggest } from "../util/suggest.ts";
 import { MicroforgeError, UsageError } from "../util/errors.ts";
 import { doctorCommand } from "./doctor.ts";
 import { initramfsCommand } from "./initramfs.ts";

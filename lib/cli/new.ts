@@ -5,7 +5,8 @@
  */
 import { basename, resolve } from "node:path";
 import { ask, type Prompts } from "../recipe/ask.ts";
-import type { Command, ParsedArgs } from "./command.ts";
+import type { Command } from "./command.ts";
+import type { ParsedArgs } from "../util/flags.ts";
 import { MicroforgeError, UsageError } from "../util/errors.ts";
 import { CHANNELS, specRange } from "../sources/version-spec.ts";
 import { parseCpus, parseMemory } from "../vm/values.ts";

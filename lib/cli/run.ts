@@ -5,7 +5,8 @@
  */
 import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import type { Command, ParsedArgs } from "./command.ts";
+import type { Command } from "./command.ts";
+import type { ParsedArgs } from "../util/flags.ts";
 import { UsageError } from "../util/errors.ts";
 import { stderrLogger } from "../util/log.ts";
 import { renderTimelineTable } from "../run/timeline-svg.ts";

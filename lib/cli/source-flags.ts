@@ -4,7 +4,8 @@
  */
 import { statSync } from "node:fs";
 import { fileKind } from "../util/file-kind.ts";
-import { type FlagSpec, type ParsedArgs, suggest } from "./command.ts";
+import { suggest } from "../util/suggest.ts";
+import { type FlagSpec, type ParsedArgs } from "../util/flags.ts";
 import { SourcePathError, UsageError } from "../util/errors.ts";
 import type { LockOptions } from "../fetch/locked.ts";
 

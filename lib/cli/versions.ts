@@ -2,13 +2,14 @@
  * `microforge versions kernel|busybox`: what a source offers, the default
  * marked; `--resolve SPEC` prints the one version a spec means.
  */
-import { DEFAULT_SPEC } from "../sources/version-spec.ts";
-import { type Command, type ParsedArgs, suggest } from "./command.ts";
+import { CHANNELS, DEFAULT_SPEC, type Versioned, checkSpec, resolveSpec } from "../sources/version-spec.ts";
+import { type Command } from "./command.ts";
+import { suggest } from "../util/suggest.ts";
+import { type ParsedArgs } from "../util/flags.ts";
 import { busyboxNetBuilds } from "../fetch/busybox-net.ts";
 import { type MicroforgeError, UsageError } from "../util/errors.ts";
 import { kernelCandidates, pickKernel } from "../fetch/kernel-tarball.ts";
 import { stderrLogger } from "../util/log.ts";
-import { CHANNELS, checkSpec, resolveSpec, type Versioned } from "../sources/version-spec.ts";
 import { aptPackages } from "../sources/debian.ts";
 import { toSemver } from "../sources/kernel-version.ts";
 import { artifactArg, busyboxSourceFlag, checkSourceFlag, kernelSourceFlag, selectionFlags } from "./source-flags.ts";

@@ -3,7 +3,9 @@
  * to {@linkcode DefaultVmOptions}.
  */
 import type { AccelChoice } from "../vm/accel.ts";
-import { type FlagSpec, listFlag, type ParsedArgs, suggest } from "./command.ts";
+import { listFlag } from "./command.ts";
+import { suggest } from "../util/suggest.ts";
+import { type FlagSpec, type ParsedArgs } from "../util/flags.ts";
 import { MicroforgeError, UsageError } from "../util/errors.ts";
 import { expandFeatures } from "../kernel/fragments.ts";
 import type { Disk, MachineProps } from "../vm/microvm.ts";

@@ -5,6 +5,7 @@
  * defaults are used and the resolved options printed. `--help` lists them.
  */
 import type { checkbox, confirm, input, select } from "@inquirer/prompts";
+import { type FlagSpec, parseFlagList } from "../util/flags.ts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/cache-dir.ts";
@@ -89,11 +90,12 @@ async function kernelChoices(): Promise<{ name: string; value: string }[]> {
 
 /** Resolve every option in `defs`: flags, environment, saved answers, prompts, defaults. */
 export async function ask<T extends Record<string, unknown> = Record<string, unknown>>(defs: Record<string, AskOption>, ctx: AskContext = {}): Promise<T> {
-  // Values stay strings unless the option is a number or boolean: "--kernel 6.10" must not become 6.1.
-  const strings = Object.entries(defs).filter(([, d]) => d.type !== "number" && d.type !== "boolean").map(([n]) => kebab(n));
-  // zx (for minimist) and Inquirer.js load on first use: at import they cost the CLI's start-up ~200 ms (issue #7).
-  const { minimist } = await import("zx");
-  const argv = minimist([...(ctx.argv ?? process.argv.slice(2))], { boolean: ["yes", "save", "help", "update", "locked"], string: ["_", ...strings] });
+  // Values stay strings (coerced per option below): "--kernel 6.10" must not become 6.1.
+  const flags: FlagSpec[] = [
+    ...Object.entries(defs).map(([n, d]): FlagSpec => ({ name: kebab(n), type: d.type === "boolean" ? "boolean" : "string", description: d.message ?? n })),
+    ...["yes", "save", "help", "update", "locked"].map((name): FlagSpec => ({ name, alias: name === "help" ? "h" : name === "yes" ? "y" : undefined, type: "boolean", description: name })),
+  ];
+  const argv = parseFlagList(flags, ctx.argv ?? process.argv.slice(2), { who: "this recipe", help: "--help", keepUnset: true });
   if (argv.help) {
     process.stdout.write(askHelp(defs, ctx.description));
     (ctx.exit ?? ((code: number) => process.exit(code)))(0);

@@ -3,6 +3,7 @@
  * (searched before the built-in ones) and its `microforge.lock.json`.
  */
 import { dirname, join, resolve } from "node:path";
+import { type FlagSpec, parseFlagList } from "../util/flags.ts";
 import { LOCK_FILE_NAME } from "../sources/lock-file.ts";
 import type { LockOptions } from "../fetch/locked.ts";
 
@@ -13,21 +14,11 @@ export interface RecipeContext {
   lock: LockOptions;
 }
 
-/**
- * Whether boolean flag `--name` is on in a recipe's argv, by minimist's rules
- * (`--no-name`, `--name=false` and `--name false` turn it off; nothing after
- * `--` counts). Not zx's minimist itself: importing zx costs every CLI start
- * ~120 ms on Node (issue #7).
- */
-function flagOn(args: readonly string[], name: string): boolean {
-  let on = false;
-  for (let i = 0; i < args.length && args[i] !== "--"; i++) {
-    if (args[i] === `--no-${name}`) on = false;
-    else if (args[i] === `--${name}`) on = args[i + 1] !== "false";
-    else if (args[i].startsWith(`--${name}=`)) on = args[i] !== `--${name}=false`;
-  }
-  return on;
-}
+/** The recipe's own lock flags, read from its argv by the one flag parser (its other flags are ask()'s). */
+const LOCK_FLAGS: FlagSpec[] = [
+  { name: "locked", type: "boolean", description: "refuse lock file changes" },
+  { name: "update", type: "boolean", description: "re-resolve versions" },
+];
 
 /**
  * The context of the program's main module (the recipe); `--update` /
@@ -38,6 +29,7 @@ export function recipeContext(argv: readonly string[] = process.argv, env: Recor
   const main = argv[1] ? resolve(argv[1]) : join(process.cwd(), "recipe");
   const dir = dirname(main);
   const args = argv.slice(2);
-  const mode = flagOn(args, "locked") ? "locked" : flagOn(args, "update") ? "update" : "reuse";
+  const flags = parseFlagList(LOCK_FLAGS, args, { who: "this recipe", help: "--help", lenient: true });
+  const mode = flags.locked ? "locked" : flags.update ? "update" : "reuse";
   return { dir, templates: join(dir, "templates"), lock: { path: env.MICROFORGE_LOCK_FILE ? resolve(env.MICROFORGE_LOCK_FILE) : join(dir, LOCK_FILE_NAME), mode } };
 }
