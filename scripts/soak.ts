@@ -6,7 +6,8 @@
  * did not succeed. CI runs 20 (test/reliability/soak.test.ts).
  */
 import { readdir, readFile } from "node:fs/promises";
-import { type Command, helpText, parseFlags, type ParsedArgs } from "../lib/cli/command.ts";
+import { type Command, helpText, parseFlags } from "../lib/cli/command.ts";
+import { type ParsedArgs } from "../lib/util/flags.ts";
 import { vmFlags, vmOptions } from "../lib/cli/vm-flags.ts";
 import { BootTimeoutError, MicroforgeError, UsageError } from "../lib/util/errors.ts";
 import { stderrLogger } from "../lib/util/log.ts";
