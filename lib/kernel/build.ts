@@ -176,67 +176,95 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
     log.step(`configuring linux ${version}: ${request.layers.map((l) => l.name).join(" → ")} (${request.requested.size} symbols)`);
     const configured = await configureKernel(tree, buildDir, request, { run, env: buildEnv, allowDropped: options.allowDropped });
     for (const d of configured.dropped) log.warn(`CONFIG_${d.symbol}=${d.requested} was dropped (${d.actual})${d.why.length ? `: ${d.why.join("; ")}` : ""}`);
-    const jobs = options.jobs ?? availableParallelism();
-    const logFile = join(buildDir, "build.log");
     const configHash = sha256Hex(configured.config);
-    // A log from an earlier make means this one is incremental: fewer steps than any full build, so no percentage and no record.
-    const incremental = await stat(logFile).then(() => true, () => false);
-    const expected = incremental ? undefined : await estimateSteps(root, { version, configHash, yes: configured.yes }).catch(() => undefined);
-    const progress = makeProgress({ label: `building linux ${version} (${jobs} jobs)`, expected, quiet: options.quiet });
-    const logStream = createWriteStream(logFile);
-    const makeStarted = Date.now();
-    let made = false;
-    try {
-      await run(["make", "-C", tree, `O=${buildDir}`, `-j${jobs}`, ...makeVars, "bzImage"], {
-        env: buildEnv,
-        hint: `the full log is ${logFile}`,
-        onSpawn: (pid) => void writeFile(join(buildDir, MAKE_RECORD), JSON.stringify({ pid })).catch(() => undefined),
-        onOutput: (chunk, stream) => {
-          if (stream === "stdout") progress.feed(chunk);
-          logStream.write(chunk);
-        },
-      });
-      made = true;
-    } finally {
-      progress.done(made);
-      await new Promise((done) => logStream.end(done));
-      await rm(join(buildDir, MAKE_RECORD), { force: true });
-    }
-    if (!incremental) {
-      const seconds = Math.round((Date.now() - makeStarted) / 1000);
-      // Only for the next build's percentage: not worth failing this one over.
-      await recordBuildSteps(root, { version, configHash, steps: progress.steps, compiled: progress.compiled, yes: configured.yes, seconds }).catch(() => undefined);
-    }
-    const out = tempPathFor(dir);
-    try {
-      await ensureDir(out);
-      await copyFile(join(buildDir, "arch/x86/boot/bzImage"), join(out, "bzImage"));
-      await copyFile(join(buildDir, "vmlinux"), join(out, "vmlinux"));
-      await writeFile(join(out, "config"), configured.config);
-      await writeFile(join(out, "fragment.config"), request.fragment);
-      const meta = {
-        key,
-        version,
-        configHash,
-        bzImageSha256: await sha256File(join(out, "bzImage")),
-        vmlinuxSha256: await sha256File(join(out, "vmlinux")),
-        pvh: /^CONFIG_PVH=y$/m.test(configured.config),
-        seconds: Math.round((Date.now() - started) / 100) / 10,
-        yes: configured.yes,
-        steps: progress.steps,
-        inputs,
-      };
-      await writeFile(join(out, "build.json"), JSON.stringify(meta, null, 2) + "\n");
-      await rm(dir, { recursive: true, force: true });
-      await ensureDir(join(dir, ".."));
-      await rename(out, dir);
-    } catch (err) {
-      await rm(out, { recursive: true, force: true });
-      const needs = await Promise.all(["arch/x86/boot/bzImage", "vmlinux"].map((f) => stat(join(buildDir, f)).then((s) => s.size, () => 0)));
-      throw await writeError(err, dir, { env, needs: needs[0] + needs[1], what: `the kernel ${version} (bzImage and vmlinux)` });
-    }
+    const steps = await runMake({ tree, buildDir, makeVars, version, configHash, yes: configured.yes, root, run, env: buildEnv, jobs: options.jobs, quiet: options.quiet });
+    const meta = { key, version, configHash, pvh: /^CONFIG_PVH=y$/m.test(configured.config), yes: configured.yes, steps, inputs };
+    await storeBuild(buildDir, dir, { config: configured.config, fragment: request.fragment, meta, started, env });
     const built = await readCached(dir, key);
     if (!built.build) throw new KernelBuildError(`The kernel build in ${dir} did not verify after writing: ${built.problem}`, "check the disk and try again");
     return { ...built.build, cached: false };
   }, { cacheDir: root, what: `kernel build ${key.slice(0, 12)}`, log });
+}
+
+/** What {@linkcode runMake} needs: the tree, where to build, and what the progress line estimates from. */
+interface MakeJob {
+  tree: string;
+  buildDir: string;
+  makeVars: readonly string[];
+  version: string;
+  configHash: string;
+  yes: number;
+  root: string;
+  run: Runner;
+  env: Record<string, string | undefined>;
+  jobs?: number;
+  quiet?: boolean;
+}
+
+/** Run `make bzImage` in the build directory with progress and a full log; resolves to the number of steps. */
+async function runMake(job: MakeJob): Promise<number> {
+  const jobs = job.jobs ?? availableParallelism();
+  const logFile = join(job.buildDir, "build.log");
+  // A log from an earlier make means this one is incremental: fewer steps than any full build, so no percentage and no record.
+  const incremental = await stat(logFile).then(() => true, () => false);
+  const expected = incremental ? undefined : await estimateSteps(job.root, { version: job.version, configHash: job.configHash, yes: job.yes }).catch(() => undefined);
+  const progress = makeProgress({ label: `building linux ${job.version} (${jobs} jobs)`, expected, quiet: job.quiet });
+  const logStream = createWriteStream(logFile);
+  const makeStarted = Date.now();
+  let made = false;
+  try {
+    await job.run(["make", "-C", job.tree, `O=${job.buildDir}`, `-j${jobs}`, ...job.makeVars, "bzImage"], {
+      env: job.env,
+      hint: `the full log is ${logFile}`,
+      onSpawn: (pid) => void writeFile(join(job.buildDir, MAKE_RECORD), JSON.stringify({ pid })).catch(() => undefined),
+      onOutput: (chunk, stream) => {
+        if (stream === "stdout") progress.feed(chunk);
+        logStream.write(chunk);
+      },
+    });
+    made = true;
+  } finally {
+    progress.done(made);
+    await new Promise((done) => logStream.end(done));
+    await rm(join(job.buildDir, MAKE_RECORD), { force: true });
+  }
+  if (!incremental) {
+    const seconds = Math.round((Date.now() - makeStarted) / 1000);
+    // Only for the next build's percentage: not worth failing this one over.
+    await recordBuildSteps(job.root, { version: job.version, configHash: job.configHash, steps: progress.steps, compiled: progress.compiled, yes: job.yes, seconds }).catch(() => undefined);
+  }
+  return progress.steps;
+}
+
+/** Copy the build's outputs and its record into the cache entry `dir`, whole or not at all. */
+async function storeBuild(buildDir: string, dir: string, o: { config: string; fragment: string; meta: Record<string, unknown>; started: number; env: Record<string, string | undefined> }): Promise<void> {
+  const out = tempPathFor(dir);
+  try {
+    await ensureDir(out);
+    await copyFile(join(buildDir, "arch/x86/boot/bzImage"), join(out, "bzImage"));
+    await copyFile(join(buildDir, "vmlinux"), join(out, "vmlinux"));
+    await writeFile(join(out, "config"), o.config);
+    await writeFile(join(out, "fragment.config"), o.fragment);
+    const { key, version, configHash, pvh, yes, steps, inputs } = o.meta;
+    const meta = {
+      key,
+      version,
+      configHash,
+      bzImageSha256: await sha256File(join(out, "bzImage")),
+      vmlinuxSha256: await sha256File(join(out, "vmlinux")),
+      pvh,
+      seconds: Math.round((Date.now() - o.started) / 100) / 10,
+      yes,
+      steps,
+      inputs,
+    };
+    await writeFile(join(out, "build.json"), JSON.stringify(meta, null, 2) + "\n");
+    await rm(dir, { recursive: true, force: true });
+    await ensureDir(join(dir, ".."));
+    await rename(out, dir);
+  } catch (err) {
+    await rm(out, { recursive: true, force: true });
+    const needs = await Promise.all(["arch/x86/boot/bzImage", "vmlinux"].map((f) => stat(join(buildDir, f)).then((s) => s.size, () => 0)));
+    throw await writeError(err, dir, { env: o.env, needs: needs[0] + needs[1], what: `the kernel ${o.meta.version} (bzImage and vmlinux)` });
+  }
 }
