@@ -26,33 +26,33 @@ const GAP = 4;
 const CHAR_W = 7;
 const TITLE_CHAR_W = 10;
 
-/** Render phases as an SVG: top-level phases as one stacked bar, nested ones on rows below, an axis and a legend. */
-export function renderTimelineSvg(phases: readonly Phase[], options: TimelineSvgOptions): string {
-  const width = options.width ?? 800;
-  const total = Math.max(0, options.totalMs);
-  const plotW = width - 2 * PAD;
-  const x = (ms: number) => PAD + (total > 0 ? (Math.min(Math.max(ms, 0), total) / total) * plotW : 0);
-  const top = phases.filter((p) => p.depth === 0);
-  const nested = phases.filter((p) => p.depth !== 0);
-  const out: string[] = [];
-  const barY = 44;
-  out.push(`<g id="bars">`);
+/** The chart's horizontal scale: the plot's width and where a time lands on it. */
+interface Scale {
+  width: number;
+  plotW: number;
+  total: number;
+  x(ms: number): number;
+}
+
+/** The bars: one row for the top-level phases, then one row per nested (guest) phase. */
+function bars(top: readonly Phase[], nested: readonly Phase[], sc: Scale, barY: number): string[] {
+  const out: string[] = [`<g id="bars">`];
   top.forEach((p, i) => {
-    const x0 = x(p.startMs);
-    const w = x(p.endMs) - x0;
+    const x0 = sc.x(p.startMs);
+    const w = sc.x(p.endMs) - x0;
     out.push(rect(x0, barY, w, BAR_H, PALETTE[i % PALETTE.length], p));
     const label = [`${p.name} ${ms(p.endMs - p.startMs)}`, ms(p.endMs - p.startMs)].find((l) => textW(l) + 6 <= w);
     if (label) out.push(text(x0 + w / 2, barY + BAR_H / 2 + 4, label, "middle"));
   });
   nested.forEach((p, i) => {
     const y = barY + BAR_H + GAP + i * (ROW_H + GAP);
-    const x0 = x(p.startMs);
-    const x1 = x(p.endMs);
+    const x0 = sc.x(p.startMs);
+    const x1 = sc.x(p.endMs);
     out.push(rect(x0, y, x1 - x0, ROW_H, GUEST, p));
     const duration = ms(p.endMs - p.startMs);
     const label = `${p.name} ${duration}`;
     const ty = y + ROW_H / 2 + 4;
-    const right = width - PAD - (x1 + 4);
+    const right = sc.width - PAD - (x1 + 4);
     const left = x0 - 4 - PAD;
     // Beside the bar when it is too narrow: right if the label fits there,
     // else the roomier side, the name shortened if need be (the tooltip has it whole).
@@ -61,29 +61,52 @@ export function renderTimelineSvg(phases: readonly Phase[], options: TimelineSvg
     else if (textW(label) <= right || right >= left) out.push(text(x1 + 4, ty, beside(right), "start"));
     else out.push(text(x0 - 4, ty, beside(left), "end"));
   });
-  const axisY = barY + BAR_H + GAP + nested.length * (ROW_H + GAP) + 6;
-  out.push(`</g>`, `<g id="axis">`);
-  out.push(`<line x1="${n(PAD)}" y1="${n(axisY)}" x2="${n(PAD + plotW)}" y2="${n(axisY)}" stroke="#333"/>`);
-  const step = niceStep(total / Math.max(1, Math.floor(plotW / 90)));
-  for (let i = 0; step > 0 && i * step <= total + 1e-9; i++) {
+  out.push(`</g>`);
+  return out;
+}
+
+/** The time axis at `axisY`, with ticks at a round step. */
+function axis(sc: Scale, axisY: number): string[] {
+  const out = [`<g id="axis">`, `<line x1="${n(PAD)}" y1="${n(axisY)}" x2="${n(PAD + sc.plotW)}" y2="${n(axisY)}" stroke="#333"/>`];
+  const step = niceStep(sc.total / Math.max(1, Math.floor(sc.plotW / 90)));
+  for (let i = 0; step > 0 && i * step <= sc.total + 1e-9; i++) {
     const v = Number((i * step).toPrecision(12));
-    const tx = x(v);
-    const anchor = i === 0 ? "start" : tx > PAD + plotW - 30 ? "end" : "middle";
+    const tx = sc.x(v);
+    const anchor = i === 0 ? "start" : tx > PAD + sc.plotW - 30 ? "end" : "middle";
     out.push(`<line x1="${n(tx)}" y1="${n(axisY)}" x2="${n(tx)}" y2="${n(axisY + 5)}" stroke="#333"/>`);
     out.push(text(tx, axisY + 18, `${v} ms`, anchor, "#333"));
   }
   out.push(`</g>`);
-  let ly = axisY + 40;
-  const legend: string[] = [];
+  return out;
+}
+
+/** The legend from `y` down: a swatch and the share of the total per top-level phase; resolves to its items and where it ends. */
+function legend(top: readonly Phase[], nested: readonly Phase[], total: number, y: number): { items: string[]; end: number } {
+  const items: string[] = [];
+  let ly = y;
   top.forEach((p, i) => {
-    legend.push(swatch(ly, PALETTE[i % PALETTE.length]), text(PAD + 18, ly + 10, `${p.name} ${ms(p.endMs - p.startMs)} (${pct(p.endMs - p.startMs, total)})`, "start"));
+    items.push(swatch(ly, PALETTE[i % PALETTE.length]), text(PAD + 18, ly + 10, `${p.name} ${ms(p.endMs - p.startMs)} (${pct(p.endMs - p.startMs, total)})`, "start"));
     ly += ROW_H;
   });
   if (nested.length) {
-    legend.push(swatch(ly, GUEST), text(PAD + 18, ly + 10, "guest detail (kernel printk timestamps)", "start"));
+    items.push(swatch(ly, GUEST), text(PAD + 18, ly + 10, "guest detail (kernel printk timestamps)", "start"));
     ly += ROW_H;
   }
-  const height = ly + PAD;
+  return { items, end: ly };
+}
+
+/** Render phases as an SVG: top-level phases as one stacked bar, nested ones on rows below, an axis and a legend. */
+export function renderTimelineSvg(phases: readonly Phase[], options: TimelineSvgOptions): string {
+  const width = options.width ?? 800;
+  const total = Math.max(0, options.totalMs);
+  const plotW = width - 2 * PAD;
+  const sc: Scale = { width, plotW, total, x: (ms) => PAD + (total > 0 ? (Math.min(Math.max(ms, 0), total) / total) * plotW : 0) };
+  const top = phases.filter((p) => p.depth === 0);
+  const nested = phases.filter((p) => p.depth !== 0);
+  const barY = 44;
+  const axisY = barY + BAR_H + GAP + nested.length * (ROW_H + GAP) + 6;
+  const { items, end } = legend(top, nested, total, axisY + 40);
+  const height = end + PAD;
   const title = esc(options.title);
   const totalLabel = `total ${ms(total)}`;
   // A long command line would run into the total: cut it (the <title> keeps it whole).
@@ -94,9 +117,10 @@ export function renderTimelineSvg(phases: readonly Phase[], options: TimelineSvg
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="${PAD}" y="26" font-size="16" font-weight="bold" fill="#111">${heading}</text>`,
     text(width - PAD, 26, totalLabel, "end"),
-    ...out,
+    ...bars(top, nested, sc, barY),
+    ...axis(sc, axisY),
     `<g id="legend">`,
-    ...legend,
+    ...items,
     `</g>`,
     `</svg>`,
     "",
