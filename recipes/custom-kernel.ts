@@ -9,7 +9,7 @@
  *   npx tsx recipes/custom-kernel.ts                      (prompts for the version)
  *   npx tsx recipes/custom-kernel.ts --yes -- sh -c 'zcat /proc/config.gz | grep HZ_'
  */
-import { ask, busybox, initramfs, kernel, microvm } from "../lib/mod.ts";
+import { ask, busybox, initramfs, kernel, microvm } from "microforge";
 
 const opts = await ask<{ kernel: string; hz: string; _: string[] }>({
   kernel: { type: "kernel", message: "Kernel version", default: "longterm" },

@@ -8,7 +8,7 @@
  *
  *   npx tsx recipes/network.ts --port 8080       then: curl http://127.0.0.1:8080/
  */
-import { ask, busybox, initramfs, kernel, microvm } from "../lib/mod.ts";
+import { ask, busybox, initramfs, kernel, microvm } from "microforge";
 
 const opts = await ask<{ port: number; kernel: string; _: string[] }>({
   port: { type: "number", message: "Host port forwarded to the guest's port 80", default: 8080 },

@@ -8,12 +8,11 @@
  *   npx tsx recipes/quickstart.ts            (or: deno run -A recipes/quickstart.ts)
  *   npx tsx recipes/quickstart.ts --yes -- uname -a     (scripted: run a command, exit with its code)
  */
-import { ask, busybox, initramfs, kernel, microvm } from "../lib/mod.ts";
-import { parseMemory } from "../lib/vm/values.ts";
+import { ask, busybox, initramfs, kernel, microvm } from "microforge";
 
 const opts = await ask<{ kernel: string; memory: string; features: string; _: string[] }>({
   kernel: { type: "kernel", message: "Kernel version", default: "longterm" },
-  memory: { type: "string", message: "Guest memory", default: "512M", validate: (v) => (parseMemory(String(v)), true) },
+  memory: { type: "string", message: "Guest memory", default: "512M", validate: (v) => (/^\d+[KMGT]?$/i.test(String(v)) ? true : "use a size like 512M or 1G") },
   features: { type: "string", message: "Kernel features beyond the blog's options (none for the blog's exact set)", default: "virtio,blk,net,9p,console" },
 }, { description: "Quickstart: build a tiny kernel and a busybox initramfs, boot them as a QEMU microVM, land in a shell.", dir: import.meta.dirname });
 

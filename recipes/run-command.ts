@@ -7,7 +7,7 @@
  *   npx tsx recipes/run-command.ts -- sh -c 'echo hi; exit 3'; echo $?    → hi, 3
  *   echo data | deno run -A recipes/run-command.ts -- cat
  */
-import { ask, busybox, initramfs, kernel, microvm } from "../lib/mod.ts";
+import { ask, busybox, initramfs, kernel, microvm } from "microforge";
 
 const opts = await ask<{ kernel: string; memory: string; timeout: number; _: string[] }>({
   kernel: { type: "kernel", message: "Kernel version", default: "longterm" },

@@ -7,7 +7,7 @@
  *   npx tsx recipes/share-folder.ts --dir ~/src/project
  *   npx tsx recipes/share-folder.ts --dir . --yes -- ls -la
  */
-import { ask, busybox, initramfs, kernel, microvm } from "../lib/mod.ts";
+import { ask, busybox, initramfs, kernel, microvm } from "microforge";
 
 const opts = await ask<{ dir: string; readonly: boolean; kernel: string; _: string[] }>({
   dir: { type: "string", message: "Host directory to share", default: "." },

@@ -1,24 +1,82 @@
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { runProcess } from "../lib/util/process.ts";
 import { onDeno, repoRoot, tempDir } from "./helpers.ts";
 
 const bin = join(repoRoot, "bin", "microforge.js");
+const skipDeno = onDeno ? "builds with esbuild and tsc; runs under Node" : false;
 
-test("dist/cli.js is what npm run build makes from lib/ now", { skip: onDeno }, async () => {
-  // Imported here, not at the top: under Deno the test is skipped and esbuild never loads.
-  const { buildCli, distCli } = await import("../scripts/build.ts");
-  const fresh = join(await tempDir("dist-"), "cli.js");
-  await buildCli(fresh);
-  const committed = await readFile(distCli, "utf8").catch(() => "(missing)");
-  assert.ok((await readFile(fresh, "utf8")) === committed, "dist/cli.js is stale: run npm run build");
+/** Every file below `dir` (relative path → bytes). */
+async function snapshot(dir: string): Promise<Map<string, Buffer>> {
+  const paths = (await readdir(dir, { recursive: true })).sort();
+  const files = await Promise.all(paths.map(async (f) => ((await stat(join(dir, f))).isFile() ? [[f, await readFile(join(dir, f))] as const] : [])));
+  return new Map(files.flat());
+}
+
+/** The paths whose bytes differ between `a` and `b`, or that only one has. */
+function differences(a: Map<string, Buffer>, b: Map<string, Buffer>): string[] {
+  const same = (f: string) => a.has(f) && b.has(f) && a.get(f)!.equals(b.get(f)!);
+  return [...new Set([...a.keys(), ...b.keys()])].filter((f) => !same(f)).sort();
+}
+
+const builds: string[] = [];
+after(() => Promise.all(builds.map((dir) => rm(dirname(dir), { recursive: true, force: true }))));
+
+/** A temp dir to build into, removed after this file's tests. */
+async function buildDir(): Promise<string> {
+  const dir = join(await tempDir("dist-"), "dist");
+  builds.push(dir);
+  return dir;
+}
+
+let fresh: Promise<string> | undefined;
+/** A build of lib/ as it is now, into a temp dir (made once for this file). */
+function freshBuild(): Promise<string> {
+  return fresh ??= (async () => {
+    // Imported here, not at the top: under Deno these tests are skipped and esbuild never loads.
+    const { buildDist } = await import("../scripts/build.ts");
+    const dir = await buildDir();
+    await buildDist(dir);
+    return dir;
+  })();
+}
+
+test("npm run build makes the same bytes twice", { skip: skipDeno, timeout: 10 * 60_000 }, async () => {
+  const { buildDist } = await import("../scripts/build.ts");
+  const again = await buildDir();
+  const [first] = await Promise.all([freshBuild(), buildDist(again)]);
+  const [a, b] = [await snapshot(first), await snapshot(again)];
+  assert.ok(a.has("cli.js") && a.has(join("lib", "mod.js")) && a.has(join("lib", "mod.d.ts")), `the build lacks cli.js, lib/mod.js or lib/mod.d.ts: ${[...a.keys()].join(", ")}`);
+  assert.deepEqual(differences(a, b), []);
 });
 
-test("dist/cli.js does not load zx or Inquirer.js at start-up", async () => {
+test("dist/ is what npm run build makes from lib/ now", { skip: skipDeno, timeout: 10 * 60_000 }, async () => {
+  // bin/microforge.js runs dist/cli.js; a stale one would run (and test) old code.
+  const built = await snapshot(join(repoRoot, "dist")).catch(() => new Map<string, Buffer>());
+  assert.ok(built.size > 0, "dist/ is missing: run npm run build (npm ci runs it)");
+  assert.deepEqual(differences(built, await snapshot(await freshBuild())), [], "dist/ is stale: run npm run build");
+});
+
+test("dist/lib/mod.js exports what lib/mod.ts exports", { skip: skipDeno, timeout: 10 * 60_000 }, async () => {
+  const built = await import(pathToFileURL(join(await freshBuild(), "lib", "mod.js")).href);
+  const source = await import("../lib/mod.ts");
+  assert.deepEqual(Object.keys(built).sort(), Object.keys(source).sort());
+});
+
+test("dist/lib/ imports .js files, never .ts", { skip: skipDeno, timeout: 10 * 60_000 }, async () => {
+  const files = await snapshot(join(await freshBuild(), "lib"));
+  const ts = [...files].filter(([f]) => f.endsWith(".js")).flatMap(([f, bytes]) =>
+    [...bytes.toString("utf8").matchAll(/(?:from |import\()\s*"(\.{1,2}\/[^"]*\.ts)"/g)].map((m) => `${f}: ${m[1]}`)
+  );
+  assert.deepEqual(ts, []);
+});
+
+test("dist/cli.js does not load zx or Inquirer.js at start-up", { skip: skipDeno, timeout: 10 * 60_000 }, async () => {
   // Each costs the CLI's start ~100 ms on Node (issue #7); import them inside the function that needs them.
-  const bundle = await readFile(join(repoRoot, "dist", "cli.js"), "utf8");
+  const bundle = await readFile(join(await freshBuild(), "cli.js"), "utf8");
   const eager = [...bundle.matchAll(/^import .* from "(zx|@inquirer\/prompts)";$/gm)].map((m) => m[0]);
   assert.deepEqual(eager, []);
 });

@@ -1,7 +1,8 @@
 /**
  * The directory of the microforge package (where package.json, templates/
  * and lib/ are), found by walking up from this module: the same answer from
- * lib/util/, from a bundle in dist/ and from an installed copy.
+ * lib/util/, from tsc's dist/lib/util/, from the dist/cli.js bundle, and from
+ * an installed copy (node_modules/microforge).
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
