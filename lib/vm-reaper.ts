@@ -201,5 +201,6 @@ let setpriv: string | undefined | null = null;
 export function diesWithUs(argv: readonly string[], env: Record<string, string | undefined> = process.env): string[] {
   if (setpriv === null) setpriv = process.platform === "linux" ? findOnPathSync("setpriv", { PATH: `${process.env.PATH ?? ""}${delimiter}/usr/bin${delimiter}/bin` }) : undefined;
   const program = setpriv ? findOnPathSync(argv[0], env) : undefined;
-  return setpriv && program ? [setpriv, "--pdeathsig", "KILL", "--", program, ...argv.slice(1)] : [...argv];
+  // argv[0] as given: setpriv finds it on the same PATH, and the process keeps its name (`make -C ...`).
+  return setpriv && program ? [setpriv, "--pdeathsig", "KILL", "--", ...argv] : [...argv];
 }
