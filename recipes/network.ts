@@ -10,7 +10,7 @@
  */
 import { ask, busybox, initramfs, kernel, microvm } from "microforge";
 
-const opts = await ask<{ port: number; kernel: string; _: string[] }>({
+const opts = await ask<{ port: number; kernel: string; _: string[]; _scripted: boolean }>({
   port: { type: "number", message: "Host port forwarded to the guest's port 80", default: 8080 },
   kernel: { type: "kernel", message: "Kernel version", default: "longterm" },
 }, { description: "Serve a page from the guest (busybox httpd) and fetch it from the host through a port forward.", dir: import.meta.dirname });
@@ -22,7 +22,7 @@ const vm = await microvm({
   net: { hostfwd: [`${opts.port}:80`] },
 });
 const serve = ["httpd", "-p", "80", "-h", "/www"];
-if (process.stdin.isTTY && !process.argv.includes("--yes")) {
+if (!opts._scripted) {
   console.log(`Inside the VM run: ${serve.join(" ")}   then on the host: curl http://127.0.0.1:${opts.port}/`);
   process.exit(await vm.run());
 }

@@ -127,7 +127,8 @@ export async function ask<T extends Record<string, unknown> = Record<string, unk
     await writeFileAtomic(savedFile, JSON.stringify({ ...saved, ...answers }, null, 2) + "\n");
     log.step(`saved the answers in ${savedFile}`);
   }
-  return { ...answers, _: argv._ } as unknown as T;
+  // `_`: the words after `--`; `_scripted`: no prompts (--yes, CI=true or no terminal), so a recipe need not read argv itself.
+  return { ...answers, _: argv._, _scripted: !interactive } as unknown as T;
 }
 
 async function promptFor(name: string, def: AskOption, p: Prompts): Promise<unknown> {

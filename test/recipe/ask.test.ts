@@ -35,7 +35,7 @@ test("flags win over the environment; values stay strings unless numeric options
 test("not interactive: defaults are used and printed", async () => {
   const log = memoryLogger();
   const r = await ask(defs, { argv: [], env: {}, interactive: false, log });
-  assert.deepEqual({ ...r, _: undefined }, { kernel: "longterm", memory: "512M", cpus: 1, net: false, features: ["net"], mode: "shell", _: undefined });
+  assert.deepEqual({ ...r, _: undefined }, { kernel: "longterm", memory: "512M", cpus: 1, net: false, features: ["net"], mode: "shell", _: undefined, _scripted: true });
   assert.match(log.lines.join("\n"), /options: kernel=longterm memory=512M cpus=1 net=false features=net mode=shell/);
 });
 
