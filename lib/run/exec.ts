@@ -192,6 +192,19 @@ function guestFailure(watch: ReturnType<typeof watchConsole>, phases: Phase[]): 
   return Object.assign(e, { exitCode: 255, timings: watch.timings, phases });
 }
 
+/** Give the guest its command and stdin as QEMU connects, and read its stdout, stderr and status. */
+function servePorts(sockets: Record<PortName, Promise<Socket>>, command: readonly string[], options: ExecOptions): { readers: PortReaders; status: () => string } {
+  void sockets.cmd.then((s) => s.on("error", () => undefined).end(shellJoin(command) + "\n"));
+  // Feeding stdin ends early when the guest is gone (we destroy the stream below); that is not an error.
+  void sockets.stdin.then((s) => feedStdin(s, options.stdin)).catch(() => undefined);
+  let status = "";
+  const readers = new PortReaders();
+  readers.read(sockets.stdout, options.stdout ?? streamSink(process.stdout));
+  readers.read(sockets.stderr, options.stderr ?? streamSink(process.stderr));
+  readers.read(sockets.status, (c) => void (status += new TextDecoder().decode(c)));
+  return { readers, status: () => status };
+}
+
 /** Boot `vm`, run `command` in it, stream its output, and resolve to its exit status. */
 export async function execInVm(vm: MicroVM, command: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   if (!command.length) throw new InputError("No command to run in the VM", "pass one after --, e.g. `microforge run -- uname -a`");
@@ -215,14 +228,7 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
       options.console?.(d);
     });
     qemu.child.stderr!.setEncoding("utf8").on("data", (d: string) => (qemuErr = outputTail(qemuErr + d, 40)));
-    void sockets.cmd.then((s) => s.on("error", () => undefined).end(shellJoin(command) + "\n"));
-    // Feeding stdin ends early when the guest is gone (we destroy the stream below); that is not an error.
-    void sockets.stdin.then((s) => feedStdin(s, options.stdin)).catch(() => undefined);
-    let status = "";
-    const readers = new PortReaders();
-    readers.read(sockets.stdout, options.stdout ?? streamSink(process.stdout));
-    readers.read(sockets.stderr, options.stderr ?? streamSink(process.stderr));
-    readers.read(sockets.status, (c) => void (status += new TextDecoder().decode(c)));
+    const { readers, status } = servePorts(sockets, command, options);
     const timeoutMs = options.timeoutMs ?? 120_000;
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -247,7 +253,7 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     if (ended.code !== 0 && !watch.sawOutput) {
       throw new CommandError(argv, ended.code, ended.signal, qemuErr, "QEMU could not start this VM; check the paths and options above");
     }
-    const parsed = /^(\d+)\s*$/.exec(status);
+    const parsed = /^(\d+)\s*$/.exec(status());
     if (parsed) return result(Number(parsed[1]));
     throw guestFailure(watch, phases);
   } finally {
