@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Node entry for the `microforge` bin: load the prebuilt bundle (`npm run build`
-// writes dist/cli.js; `prepare` runs it at `npm ci` and `npm pack`), so start-up
-// does not compile TypeScript. Without the bundle (a checkout installed with
-// --ignore-scripts), fall back to loading the TypeScript CLI through tsx.
+// writes dist/cli.js; `npm pack` and `npm test` run it), so start-up
+// does not compile TypeScript. Without the bundle (a fresh checkout before
+// `npm run build`), fall back to loading the TypeScript CLI through tsx.
 import { existsSync } from "node:fs";
 
 const bundle = new URL("../dist/cli.js", import.meta.url);

@@ -1,5 +1,6 @@
 /**
- * `npm test`: set up the host (test/setup.ts), run the Deno suite and the
+ * `npm test`: set up the host (test/setup.ts), build dist/ (what the bin
+ * runs and the package ships; `npm pack` builds it too), run the Deno suite and the
  * Node suite, each every time, and end with one line counting both:
  * `N passed, N failed, N skipped`. Exits non-zero when either suite failed
  * or did not report its counts. Options: `--only deno|node`, and
@@ -81,6 +82,8 @@ async function main(argv: string[]): Promise<number> {
   const concurrency = value("--concurrency");
   const setup = await tee([process.execPath, "--import", "tsx", join("test", "setup.ts"), "--quiet"]);
   if (setup.code !== 0) process.stderr.write(`! the host set-up (test/setup.ts) exited ${setup.code}; the tests that need what is missing will fail\n`);
+  const build = await tee(["npm", "run", "--silent", "build"]);
+  if (build.code !== 0) process.stderr.write(`! npm run build exited ${build.code}: the bin falls back to the TypeScript CLI, and the dist and package tests will fail\n`);
   const env = { ...process.env, NO_COLOR: "1" };
   const suites: { name: string; argv: string[]; counts: (out: string) => Counts | undefined }[] = [
     { name: "Deno", argv: [join("node_modules", ".bin", "deno"), "test", "-A", "--quiet", ...(files.length ? files : ["test/"])], counts: denoCounts },

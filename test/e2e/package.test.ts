@@ -1,6 +1,6 @@
 /**
  * The package from outside. `npm pack` runs in a copy of the working tree as
- * a fresh clone has it (no dist/, so `prepare` builds it), the tarball is
+ * a fresh clone has it (no dist/, so `prepack` builds it), the tarball is
  * installed into an empty project outside the repository (so nothing
  * resolves to the repository's own node_modules, tsconfig.json or
  * deno.json), and used as a user would: plain Node ESM, TypeScript under
@@ -54,7 +54,7 @@ function installed(t: { diagnostic(message: string): void }): Promise<Installed>
     const work = await tempDir("package-");
     const source = join(work, "microforge");
     await cloneLike(source);
-    await timed(t, "npm pack (prepare builds dist/)", ["npm", "pack", "--pack-destination", work], { cwd: source });
+    await timed(t, "npm pack (prepack builds dist/)", ["npm", "pack", "--pack-destination", work], { cwd: source });
     const tarball = join(work, (await readdir(work)).find((f) => /^microforge-.*\.tgz$/.test(f)) ?? assert.fail(`npm pack left no tarball in ${work}`));
     const listing = await runProcess(["tar", "-tzf", tarball]);
     const files = listing.stdout.split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
