@@ -12,6 +12,7 @@ import { type Logger, stderrLogger } from "../util/log.ts";
 import type { MicroVM } from "../vm/microvm.ts";
 import { checkVmOptions, prepareVm, type VmOptions } from "../vm/prepare.ts";
 import { VmSpecError } from "../util/errors.ts";
+import { findQbootOrThrow, findQemuOrThrow } from "../host/qemu.ts";
 
 /** {@linkcode VmOptions} plus what picks and builds the defaults. */
 export interface DefaultVmOptions extends VmOptions {
@@ -48,8 +49,10 @@ export async function defaultInitramfs(o: DefaultVmOptions & { log: Logger }): P
 /** The VM `o` describes, building (or reusing) the default kernel and initramfs for what it leaves out. */
 export async function vmWithDefaults(o: DefaultVmOptions = {}): Promise<MicroVM> {
   const log = o.log ?? stderrLogger({ quiet: o.quiet });
-  // Refuse bad values before any long work (kernel build, KVM probe).
+  // Refuse bad values, and a host without QEMU or qboot, before any long work (a kernel build, the KVM probe).
   await checkVmOptions(o);
+  const env = o.env ?? process.env;
+  await findQbootOrThrow(await findQemuOrThrow({ env }), { env });
   if (o.command?.length && o.initrd) throw new VmSpecError("A command to bake into /init needs microforge's own initramfs, not the one given", "leave out --initrd, or put the command into your own image's /init");
   const kernel = o.kernel ?? (await defaultKernel({ ...o, log }));
   const initrd = o.initrd ?? (await defaultInitramfs({ ...o, log }));
