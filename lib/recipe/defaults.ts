@@ -52,9 +52,10 @@ export async function vmWithDefaults(o: DefaultVmOptions = {}): Promise<MicroVM>
   // Refuse bad values, and a host without QEMU or qboot, before any long work (a kernel build, the KVM probe).
   await checkVmOptions(o);
   const env = o.env ?? process.env;
-  await findQbootOrThrow(await findQemuOrThrow({ env }), { env });
+  const qemu = o.qemu ?? (await findQemuOrThrow({ env }));
+  const bios = o.bios ?? (await findQbootOrThrow(qemu, { env }));
   if (o.command?.length && o.initrd) throw new VmSpecError("A command to bake into /init needs microforge's own initramfs, not the one given", "leave out --initrd, or put the command into your own image's /init");
   const kernel = o.kernel ?? (await defaultKernel({ ...o, log }));
   const initrd = o.initrd ?? (await defaultInitramfs({ ...o, log }));
-  return await prepareVm({ ...o, log, kernel, initrd });
+  return await prepareVm({ ...o, log, kernel, initrd, qemu, bios });
 }

@@ -32,6 +32,9 @@ export interface VmOptions {
   kernelAcpi?: boolean;
   /** An initramfs path or build. */
   initrd?: string | Initramfs;
+  /** The QEMU binary and qboot firmware, when the caller has found them already (each lookup runs `qemu -L help`). */
+  qemu?: string;
+  bios?: string;
   memory?: string | number;
   cpus?: number;
   append?: readonly string[];
@@ -93,8 +96,8 @@ export async function prepareVm(o: VmOptions & { kernel: string | KernelBuild; i
   const log = o.log ?? stderrLogger({ quiet: o.quiet });
   const env = o.env ?? process.env;
   await checkVmOptions(o);
-  const qemu = await findQemuOrThrow({ env });
-  const bios = await findQbootOrThrow(qemu, { env });
+  const qemu = o.qemu ?? (await findQemuOrThrow({ env }));
+  const bios = o.bios ?? (await findQbootOrThrow(qemu, { env }));
   const kernel = o.kernel;
   const kernelAcpi = typeof kernel === "string" ? o.kernelAcpi ?? false : await hasAcpi(kernel);
   const initrd = o.initrd;
