@@ -91,7 +91,8 @@ async function configCmd(args: ParsedArgs, common: Record<string, unknown>): Pro
 
 async function buildCmd(args: ParsedArgs, common: Record<string, unknown>): Promise<number> {
   const log = stderrLogger({ quiet: args.quiet as boolean });
-  const spec = specArg(args);
+  const kernelTree = args["kernel-tree"] as string | undefined;
+  const spec = kernelTree === undefined ? specArg(args) : "";
   const inputs = configInputs(args);
   const jobs = args.jobs !== undefined ? /^\d+$/.test(String(args.jobs)) ? Number(args.jobs) : Number.NaN : undefined;
   if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0 && jobs <= 1024)) throw new UsageError(`Invalid --jobs ${JSON.stringify(args.jobs)}`, "pass a whole number of parallel jobs from 1 to 1024");
@@ -104,9 +105,10 @@ async function buildCmd(args: ParsedArgs, common: Record<string, unknown>): Prom
     kernelConfigRequest({ version, ...inputs });
     await assertBuildToolchain();
   };
-  const tarball = await lockedKernel(spec, { ...common, log, quiet: args.quiet as boolean, lock: lockOptions(args), beforeFetch });
+  const tarball = kernelTree === undefined ? await lockedKernel(spec, { ...common, log, quiet: args.quiet as boolean, lock: lockOptions(args), beforeFetch }) : undefined;
   const k = await buildKernel({
     tarball,
+    tree: kernelTree,
     ...inputs,
     makeVars: args.make as string[],
     jobs,
@@ -123,7 +125,7 @@ async function buildCmd(args: ParsedArgs, common: Record<string, unknown>): Prom
   }
   // What to pass to --kernel (QEMU's -kernel): the PVH vmlinux boots faster than the bzImage.
   const boot = k.pvh ? paths.vmlinux : paths.bzImage;
-  const result = { version: k.version, ...paths, boot, pvh: k.pvh, configHash: k.configHash, key: k.key, seconds: k.seconds, cached: k.cached, yes: k.yes };
+  const result = { version: k.version, release: k.release, tree: k.local?.path, git: k.local?.git, ...paths, boot, pvh: k.pvh, configHash: k.configHash, key: k.key, seconds: k.seconds, cached: k.cached, yes: k.yes };
   if (args.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
   else {
     process.stdout.write(`${result.bzImage}\n  version   ${k.version}\n  vmlinux   ${result.vmlinux}${k.pvh ? " (PVH: boot this one, it is faster)" : ""}\n  config    ${result.config} (sha256 ${k.configHash.slice(0, 16)}…, ${k.yes} =y)\n`);
@@ -140,6 +142,7 @@ export const kernelCommand: Command = {
   flags: [
     { name: "version", type: "string", env: "MICROFORGE_KERNEL_VERSION", description: `kernel version spec (default ${DEFAULT_SPEC.kernel})` },
     kernelSourceFlag,
+    { name: "kernel-tree", type: "string", env: "MICROFORGE_KERNEL_TREE", description: "build: your own source tree (a git checkout), built out of tree; never written to" },
     { name: "features", type: "strings", description: `feature fragments, comma-separated (default ${DEFAULT_FEATURES.join(",")}; also console, acpi)` },
     { name: "config", type: "strings", description: "your own fragment file (.config, or .ejs rendered like the built-in ones)" },
     { name: "set", type: "strings", description: "one override, CONFIG_X=y|n|m|\"str\"|123 (applied last)" },
@@ -157,7 +160,7 @@ export const kernelCommand: Command = {
     { name: "quiet", alias: "q", type: "boolean", description: "no progress output" },
   ],
   async run(args: ParsedArgs): Promise<number> {
-    if (args._[0] === "config" || args._[0] === "build") checkSourceFlag(args, "kernel-source");
+    if ((args._[0] === "config" || args._[0] === "build") && args["kernel-tree"] === undefined) checkSourceFlag(args, "kernel-source");
     const common = {
       source: args["kernel-source"] as string,
       includeEol: args["include-eol"] as boolean,

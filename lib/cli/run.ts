@@ -4,7 +4,9 @@
  * stream its stdout/stderr, and exit with its exit status (like a container).
  */
 import { statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { stat } from "node:fs/promises";
+import { formatCommand } from "../util/shell-command.ts";
 import type { Command } from "./command.ts";
 import type { ParsedArgs } from "../util/flags.ts";
 import { UsageError } from "../util/errors.ts";
@@ -31,7 +33,8 @@ export const runCommand: Command = {
   ],
   async run(args: ParsedArgs): Promise<number> {
     const log = stderrLogger({ quiet: args.quiet as boolean });
-    const timeout = args.timeout === undefined ? (args._.length ? 120 : undefined) : /^\s*\d+(\.\d+)?\s*$/.test(String(args.timeout)) ? Number(args.timeout) : Number.NaN;
+    // Under gdb the CPU waits for the debugger: no default timeout.
+    const timeout = args.timeout === undefined ? (args._.length && args.gdb === undefined ? 120 : undefined) : /^\s*\d+(\.\d+)?\s*$/.test(String(args.timeout)) ? Number(args.timeout) : Number.NaN;
     // Node's timers take at most 2^31-1 ms (about 24.8 days); a longer one fires at once.
     if (timeout !== undefined && !(timeout > 0 && timeout * 1000 <= MAX_TIMER_MS)) throw new UsageError(`Invalid --timeout ${JSON.stringify(args.timeout)}`, `pass a number of seconds from 0.001 to ${Math.floor(MAX_TIMER_MS / 1000)}`);
     if (args.timeline !== undefined) {
@@ -43,6 +46,15 @@ export const runCommand: Command = {
       if (!isDir) throw new UsageError(`Cannot write --timeline ${args.timeline}: there is no directory ${dir}`, "create the directory first, or write the SVG elsewhere");
     }
     const vm = await vmWithDefaults({ ...vmOptions(args), log, quiet: args.quiet as boolean });
+    if (args.gdb !== undefined) {
+      // The symbols: the vmlinux beside the boot image (a bzImage is booted when the kernel has no PVH entry).
+      const k = vm.spec.kernel;
+      const vmlinux = basename(k) === "vmlinux" ? k : join(dirname(k), "vmlinux");
+      const have = await stat(vmlinux).then((s) => s.isFile(), () => false);
+      log.step(`QEMU's gdb stub listens on 127.0.0.1:${args.gdb} and the CPU waits for it (nokaslr is on); in another terminal:`);
+      process.stderr.write(`  ${formatCommand(["gdb", have ? vmlinux : "vmlinux", "-ex", `target remote 127.0.0.1:${args.gdb}`], { oneLine: true })}\n`);
+      if (!have) log.warn(`no vmlinux beside ${k}: pass the one your kernel was built with`);
+    }
     if (!args._.length) log.step(process.stdin.isTTY ? "booting; exit the shell (or press Ctrl-A X) to stop the VM" : "booting; stdin is not a terminal, so it is the guest shell's input (EOF ends the VM)");
     return await startVm(vm, args._, {
       timeoutMs: timeout === undefined ? undefined : timeout * 1000,

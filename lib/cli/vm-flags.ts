@@ -7,7 +7,8 @@ import { listFlag } from "./command.ts";
 import { suggest } from "../util/suggest.ts";
 import { type FlagSpec, type ParsedArgs } from "../util/flags.ts";
 import { MicroforgeError, UsageError } from "../util/errors.ts";
-import { expandFeatures } from "../kernel/fragments.ts";
+import { checkFragmentFile, expandFeatures } from "../kernel/fragments.ts";
+import { parseOverride } from "../kernel/dot-config.ts";
 import type { Disk, MachineProps } from "../vm/microvm.ts";
 import { checkSpec } from "../sources/version-spec.ts";
 import type { ShareOption } from "../vm/prepare.ts";
@@ -21,6 +22,10 @@ export const vmFlags: FlagSpec[] = [
   { name: "kernel-version", type: "string", env: "MICROFORGE_KERNEL_VERSION", description: "version spec for the default kernel (default longterm)" },
   kernelSourceFlag,
   { name: "features", type: "strings", description: "kernel features for the default kernel (default virtio,blk,net,9p,console)" },
+  { name: "kernel-tree", type: "string", env: "MICROFORGE_KERNEL_TREE", description: "build the kernel from your own source tree (built out of tree, never written to)" },
+  { name: "config", type: "strings", description: "a kernel fragment file of your own (.config or .ejs)" },
+  { name: "set", type: "strings", description: "one kernel override, CONFIG_X=y|n|m (applied last)" },
+  { name: "gdb", type: "string", optional: "1234", description: "QEMU's gdb stub on 127.0.0.1:PORT (default 1234), CPU paused until gdb continues; adds nokaslr" },
   { name: "initrd", type: "string", description: "initramfs to boot (default: microforge's busybox initramfs)" },
   { name: "memory", alias: "m", type: "string", default: "512M", description: "guest memory: 512, 512M, 1G (2G exactly is refused: microvm hangs)" },
   { name: "cpus", type: "string", default: "1", description: "virtual CPUs" },
@@ -92,25 +97,32 @@ export function vmOptions(args: ParsedArgs): DefaultVmOptions {
   // Every value is checked here, before anything slow (a kernel build, a download, the KVM probe) starts.
   if (kernelVersion !== undefined) flagValue("kernel-version", () => checkSpec(kernelVersion, { what: "kernel" }));
   if (features.length) flagValue("features", () => expandFeatures(features));
-  if (args.kernel === undefined) checkSourceFlag(args, "kernel-source");
+  if (args.kernel === undefined && args["kernel-tree"] === undefined) checkSourceFlag(args, "kernel-source");
+  (args.set as string[]).forEach((s) => flagValue("set", () => parseOverride(s)));
+  (args.config as string[]).forEach((f) => flagValue("config", () => checkFragmentFile(f)));
+  const gdb = args.gdb === undefined ? undefined : String(args.gdb);
+  if (gdb !== undefined && !(/^\d+$/.test(gdb) && Number(gdb) > 0 && Number(gdb) < 65536)) throw new UsageError(`Invalid --gdb ${JSON.stringify(gdb)}`, "pass a TCP port from 1 to 65535, or --gdb alone for 1234");
   flagValue("memory", () => parseMemory(args.memory as string));
   hostfwd.forEach((f) => flagValue("hostfwd", () => parseHostfwd(f)));
   return {
     kernel: args.kernel as string | undefined,
     kernelVersion,
     kernelSource: args["kernel-source"] as string,
+    kernelTree: args["kernel-tree"] as string | undefined,
+    fragments: args.config as string[],
+    overrides: args.set as string[],
     features: features.length ? features : undefined,
     initrd: args.initrd as string | undefined,
     memory: args.memory as string,
     cpus: flagValue("cpus", () => parseCpus(args.cpus as string)),
     accel: accel(args.accel as string),
-    append: (args.append as string[]).map((a) => flagValue("append", () => checkKernelArg(a))),
+    append: [...(args.append as string[]).map((a) => flagValue("append", () => checkKernelArg(a))), ...(gdb ? ["nokaslr"] : [])],
     machine: machine(args.machine as string[]),
     disks: (args.disk as string[]).map(disk),
     net: hostfwd.length ? { hostfwd } : (args.net as boolean),
     shares: (args.share as string[]).map(share),
     cwd: args.cwd as string | undefined,
-    extraArgs: args["qemu-arg"] as string[],
+    extraArgs: [...(gdb ? ["-gdb", `tcp:127.0.0.1:${gdb}`, "-S"] : []), ...(args["qemu-arg"] as string[])],
     lock: lockOptions(args),
   };
 }

@@ -25,6 +25,7 @@ import { sha256File, sha256Hex } from "../util/hash.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 import { makeProgress } from "./make-progress.ts";
 import { sourceTree } from "./source-tree.ts";
+import { type LocalTree, localTree } from "./local-tree.ts";
 import { assertBuildToolchain } from "../host/toolchain.ts";
 import { groupMembers, groupRunning } from "../util/reaper.ts";
 
@@ -54,11 +55,20 @@ export interface KernelBuild {
   /** `=y` symbols in the final config. */
   yes: number;
   cached: boolean;
+  /** What `uname -r` says: `include/config/kernel.release` of the build (builds since local trees). */
+  release?: string;
+  /** The source tree it was built from (the cached extraction, or the user's own tree). */
+  tree?: string;
+  /** For a build of a local tree: the tree and its git state when it was built. */
+  local?: { path: string; git?: LocalTree["git"] };
 }
 
 /** Inputs of {@linkcode buildKernel}. */
 export interface KernelBuildOptions extends Omit<ConfigRequestOptions, "version"> {
-  tarball: { path: string; sha256: string; version: string };
+  /** A release tarball (fetched and verified), or... */
+  tarball?: { path: string; sha256: string; version: string };
+  /** ...a local source tree of the user's, built out of tree and never written to. */
+  tree?: string;
   /** Extra make variables (`KCFLAGS=-O2`); part of the cache key. */
   makeVars?: readonly string[];
   jobs?: number;
@@ -144,6 +154,8 @@ async function stopOrphanMake(buildDir: string): Promise<number | undefined> {
 
 /** Build (or fetch from the cache) the kernel described by `options`. */
 export async function buildKernel(options: KernelBuildOptions): Promise<KernelBuild> {
+  if (options.tree !== undefined) return await buildLocalTree(options, await localTree(options.tree, { run: options.run }));
+  if (!options.tarball) throw new KernelBuildError("buildKernel needs a tarball or a tree", "pass { tarball } (from lockedKernel) or { tree: DIR }");
   const env = options.env ?? process.env;
   const run = options.run ?? runProcess;
   const log = options.log ?? stderrLogger({ quiet: options.quiet });
@@ -161,6 +173,7 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
     return first.build;
   }
   await assertBuildToolchain({ env, run });
+  const tarball = options.tarball;
   return await withMutex(`kernel-${key}`, async () => {
     const again = await readCached(dir, key);
     if (again.build) return again.build;
@@ -169,21 +182,72 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
       await rm(dir, { recursive: true, force: true });
     }
     const started = Date.now();
-    const tree = await sourceTree(options.tarball, { env, log });
-    const buildDir = kernelBuildDir(key, env);
-    const orphan = await stopOrphanMake(buildDir);
-    if (orphan) log.warn(`stopped make (pid ${orphan}) left running in ${buildDir} by a build that was killed`);
-    log.step(`configuring linux ${version}: ${request.layers.map((l) => l.name).join(" → ")} (${request.requested.size} symbols)`);
-    const configured = await configureKernel(tree, buildDir, request, { run, env: buildEnv, allowDropped: options.allowDropped });
-    for (const d of configured.dropped) log.warn(`CONFIG_${d.symbol}=${d.requested} was dropped (${d.actual})${d.why.length ? `: ${d.why.join("; ")}` : ""}`);
-    const configHash = sha256Hex(configured.config);
-    const steps = await runMake({ tree, buildDir, makeVars, version, configHash, yes: configured.yes, root, run, env: buildEnv, jobs: options.jobs, quiet: options.quiet });
-    const meta = { key, version, configHash, pvh: /^CONFIG_PVH=y$/m.test(configured.config), yes: configured.yes, steps, inputs };
-    await storeBuild(buildDir, dir, { config: configured.config, fragment: request.fragment, meta, started, env });
-    const built = await readCached(dir, key);
-    if (!built.build) throw new KernelBuildError(`The kernel build in ${dir} did not verify after writing: ${built.problem}`, "check the disk and try again");
-    return { ...built.build, cached: false };
+    const tree = await sourceTree(tarball, { env, log });
+    return await configureAndMake({ options, tree, version, request, makeVars, buildEnv, key, dir, root, started, inputs, log, env, run });
   }, { cacheDir: root, what: `kernel build ${key.slice(0, 12)}`, log });
+}
+
+/**
+ * A local tree: keyed by its real path and the merged config, so the kept O=
+ * directory makes every later build incremental. The tree may have changed
+ * since the last build, so make always runs (it does nothing when nothing changed).
+ */
+async function buildLocalTree(options: KernelBuildOptions, local: LocalTree): Promise<KernelBuild> {
+  const env = options.env ?? process.env;
+  const run = options.run ?? runProcess;
+  const log = options.log ?? stderrLogger({ quiet: options.quiet });
+  const request = kernelConfigRequest({ ...options, version: local.version });
+  const makeVars = [...(options.makeVars ?? [])];
+  const buildEnv = reproducibleEnv(env);
+  const inputs = { format: BUILD_FORMAT, tree: local.path, fragment: request.fragment, makeVars, compiler: await compilerVersion(run, buildEnv), target: "bzImage" };
+  const key = sha256Hex(JSON.stringify(inputs));
+  const root = cacheRoot(env);
+  const dir = join(root, "kernels", key);
+  await assertBuildToolchain({ env, run });
+  const git = local.git ? ` at ${local.git.commit.slice(0, 12)}${local.git.dirty ? " (dirty)" : ""}` : "";
+  log.step(`kernel tree ${local.path}${git}: building out of tree in ${kernelBuildDir(key, env)}`);
+  return await withMutex(`kernel-${key}`, async () => {
+    return await configureAndMake({ options, tree: local.path, version: local.version, request, makeVars, buildEnv, key, dir, root, started: Date.now(), inputs, log, env, run, local });
+  }, { cacheDir: root, what: `kernel build ${key.slice(0, 12)}`, log });
+}
+
+/** What {@linkcode configureAndMake} works from. */
+interface BuildJob {
+  options: KernelBuildOptions;
+  tree: string;
+  version: string;
+  request: ReturnType<typeof kernelConfigRequest>;
+  makeVars: string[];
+  buildEnv: Record<string, string | undefined>;
+  key: string;
+  dir: string;
+  root: string;
+  started: number;
+  inputs: Record<string, unknown>;
+  log: Logger;
+  env: Record<string, string | undefined>;
+  run: Runner;
+  local?: LocalTree;
+}
+
+/** Configure and verify in the kept O= directory, make, and store the artifacts under `dir`. */
+async function configureAndMake(j: BuildJob): Promise<KernelBuild> {
+  const { options, tree, version, request, log } = j;
+  const buildDir = kernelBuildDir(j.key, j.env);
+  const orphan = await stopOrphanMake(buildDir);
+  if (orphan) log.warn(`stopped make (pid ${orphan}) left running in ${buildDir} by a build that was killed`);
+  log.step(`configuring linux ${version}: ${request.layers.map((l) => l.name).join(" → ")} (${request.requested.size} symbols)`);
+  const configured = await configureKernel(tree, buildDir, request, { run: j.run, env: j.buildEnv, allowDropped: options.allowDropped });
+  for (const d of configured.dropped) log.warn(`CONFIG_${d.symbol}=${d.requested} was dropped (${d.actual})${d.why.length ? `: ${d.why.join("; ")}` : ""}`);
+  const configHash = sha256Hex(configured.config);
+  const steps = await runMake({ tree, buildDir, makeVars: j.makeVars, version, configHash, yes: configured.yes, root: j.root, run: j.run, env: j.buildEnv, jobs: options.jobs, quiet: options.quiet });
+  const release = (await readFile(join(buildDir, "include/config/kernel.release"), "utf8").catch(() => "")).trim() || undefined;
+  const local = j.local ? { path: j.local.path, git: j.local.git } : undefined;
+  const meta = { key: j.key, version, configHash, pvh: /^CONFIG_PVH=y$/m.test(configured.config), yes: configured.yes, steps, inputs: j.inputs, release, tree, local };
+  await storeBuild(buildDir, j.dir, { config: configured.config, fragment: request.fragment, meta, started: j.started, env: j.env });
+  const built = await readCached(j.dir, j.key);
+  if (!built.build) throw new KernelBuildError(`The kernel build in ${j.dir} did not verify after writing: ${built.problem}`, "check the disk and try again");
+  return { ...built.build, cached: false };
 }
 
 /** What {@linkcode runMake} needs: the tree, where to build, and what the progress line estimates from. */
@@ -245,10 +309,13 @@ async function storeBuild(buildDir: string, dir: string, o: { config: string; fr
     await copyFile(join(buildDir, "vmlinux"), join(out, "vmlinux"));
     await writeFile(join(out, "config"), o.config);
     await writeFile(join(out, "fragment.config"), o.fragment);
-    const { key, version, configHash, pvh, yes, steps, inputs } = o.meta;
+    const { key, version, configHash, pvh, yes, steps, inputs, release, tree, local } = o.meta;
     const meta = {
       key,
       version,
+      release,
+      tree,
+      local,
       configHash,
       bzImageSha256: await sha256File(join(out, "bzImage")),
       vmlinuxSha256: await sha256File(join(out, "vmlinux")),

@@ -22,6 +22,11 @@ export interface DefaultVmOptions extends VmOptions {
   kernelSource?: string;
   /** Features of the default kernel (default virtio, blk, net, 9p, console). */
   features?: readonly string[];
+  /** Build the kernel from this local source tree instead of a release tarball. */
+  kernelTree?: string;
+  /** The kernel's own fragment files, and single `CONFIG_X=y` overrides applied last. */
+  fragments?: readonly string[];
+  overrides?: readonly string[];
   /**
    * Bake this command into the default initramfs's `/init` (the template's
    * `command`): the VM runs it on the console, prints the exit marker and
@@ -36,8 +41,10 @@ export interface DefaultVmOptions extends VmOptions {
 /** The default kernel: the longterm release with the default features, built once and cached. */
 export async function defaultKernel(o: DefaultVmOptions = {}): Promise<KernelBuild> {
   const log = o.log ?? stderrLogger({ quiet: o.quiet });
+  const kernel = { features: o.features ?? DEFAULT_FEATURES, fragments: o.fragments, overrides: o.overrides, templateDirs: o.templateDirs, log, quiet: o.quiet, env: o.env };
+  if (o.kernelTree !== undefined) return await buildKernel({ ...kernel, tree: o.kernelTree });
   const tarball = await lockedKernel(o.kernelVersion ?? "longterm", { source: o.kernelSource, log, quiet: o.quiet, env: o.env, lock: o.lock });
-  return await buildKernel({ tarball, features: o.features ?? DEFAULT_FEATURES, log, quiet: o.quiet, env: o.env });
+  return await buildKernel({ ...kernel, tarball });
 }
 
 /** The default initramfs, with `command` baked into `/init` when given; a plain cpio (gunzip costs ~50 ms per TCG boot). */

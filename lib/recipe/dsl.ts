@@ -23,6 +23,8 @@ export interface KernelOptions {
   version?: string;
   /** "auto" (default), "kernel.org", "debian", or a tarball path. */
   source?: string;
+  /** Your own source tree (a git checkout): built out of tree, incrementally; `version` and `source` are ignored. */
+  tree?: string;
   /** Feature fragments (default virtio, blk, net, 9p, console). */
   features?: readonly string[];
   /** Your own fragment files or templates. */
@@ -41,9 +43,10 @@ export interface KernelOptions {
 export async function kernel(o: KernelOptions = {}): Promise<KernelBuild> {
   const ctx = recipeContext();
   const log = o.log ?? stderrLogger({ quiet: o.quiet });
-  const tarball = await lockedKernel(o.version ?? "longterm", { source: o.source, log, quiet: o.quiet, lock: ctx.lock });
+  const tarball = o.tree === undefined ? await lockedKernel(o.version ?? "longterm", { source: o.source, log, quiet: o.quiet, lock: ctx.lock }) : undefined;
   return await buildKernel({
     tarball,
+    tree: o.tree,
     features: o.features ?? DEFAULT_FEATURES,
     // Fragments given by name ("kernel/extra.config.ejs") come from the recipe's templates/ first.
     fragments: o.fragments?.map((f) => findTemplate(f, [ctx.templates])),

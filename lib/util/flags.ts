@@ -21,6 +21,8 @@ export interface FlagSpec {
   default?: unknown;
   /** Environment variable that sets this flag when it is not on the command line. */
   env?: string;
+  /** A value flag whose value may be left out (`--gdb` or `--gdb 1235`): the value it then has. */
+  optional?: string;
 }
 
 /** Parsed flags: values by flag name (and alias), positionals in `_`. */
@@ -77,7 +79,7 @@ function normalize(argv: readonly string[], flags: readonly FlagSpec[], o: Parse
       else {
         let value: string;
         [value, i] = valueAt(i);
-        emit(f, value);
+        emit(f, value === "" && f.optional !== undefined ? f.optional : value);
       }
       continue;
     }

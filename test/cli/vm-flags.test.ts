@@ -107,3 +107,14 @@ test("a negative number after a value flag is its value, so the flag's own check
   // A word that starts with - but is not a number is still an option.
   assert.throws(() => parseFlags(run, ["--memory", "-x"]), { name: "UsageError" });
 });
+
+test("--gdb starts QEMU's stub on 127.0.0.1 with the CPU paused and adds nokaslr; --kernel-tree, --config and --set reach the kernel", () => {
+  const o = options("--gdb", "--kernel-tree", "/src/linux", "--set", "CONFIG_DUMMY=m", "--", "true");
+  assert.deepEqual(o.extraArgs, ["-gdb", "tcp:127.0.0.1:1234", "-S"]);
+  assert.ok(o.append?.includes("nokaslr"));
+  assert.equal(o.kernelTree, "/src/linux");
+  assert.deepEqual(o.overrides, ["CONFIG_DUMMY=m"]);
+  assert.deepEqual(options("--gdb", "2345").extraArgs, ["-gdb", "tcp:127.0.0.1:2345", "-S"]);
+  assert.throws(() => options("--gdb", "70000"), /Invalid --gdb/);
+  assert.throws(() => options("--set", "CONFIG_X"), /--set/);
+});

@@ -37,3 +37,16 @@ test("lenient parsing reads its own flags out of a longer argv; keepUnset leaves
   assert.equal(parseFlagList(own, ["--hz", "250"], { who: "r", help: "h", lenient: true }).locked, false);
   assert.equal(parseFlagList(flags, [], { who: "r", help: "h", keepUnset: true }).memory, undefined);
 });
+
+test("a value flag with an optional value: bare, with a value, before -- and attached", () => {
+  const flags: FlagSpec[] = [{ name: "gdb", type: "string", optional: "1234", description: "" }, { name: "quiet", type: "boolean", description: "" }];
+  const o = { who: "t", help: "t --help" };
+  assert.equal(parseFlagList(flags, ["--gdb"], o).gdb, "1234");
+  assert.equal(parseFlagList(flags, ["--gdb", "--quiet"], o).gdb, "1234");
+  assert.equal(parseFlagList(flags, ["--gdb", "4321"], o).gdb, "4321");
+  assert.equal(parseFlagList(flags, ["--gdb=4000"], o).gdb, "4000");
+  const r = parseFlagList(flags, ["--gdb", "--", "true"], o);
+  assert.equal(r.gdb, "1234");
+  assert.deepEqual(r._, ["true"]);
+  assert.equal(parseFlagList(flags, [], o).gdb, undefined);
+});
