@@ -19,6 +19,7 @@ export const TEST_PACKAGES: readonly string[] = [
   "linux-source-6.1",
   "linux-source-6.12",
   "tmux",
+  "libncurses-dev",
   "chromium",
   "cpio",
   "gzip",

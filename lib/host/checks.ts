@@ -156,6 +156,20 @@ const libelfCheck: HostCheck = {
   },
 };
 
+// scripts/kconfig/mconf-cfg.sh and nconf-cfg.sh ask pkg-config, then look for these headers.
+const NCURSES_HEADERS = ["ncursesw/ncurses.h", "ncurses.h"];
+
+const ncursesCheck: HostCheck = {
+  id: "ncurses", label: "ncurses headers (for menuconfig)", required: false, what: "the ncurses development headers (ncurses.h)",
+  packages: { debian: ["libncurses-dev"], fedora: ["ncurses-devel"], arch: ["ncurses"], alpine: ["ncurses-dev"], opensuse: ["ncurses-devel"] },
+  async check(ctx) {
+    for (const dir of INCLUDE_DIRS) {
+      for (const h of NCURSES_HEADERS) if (await ctx.fileExists(join(dir, h))) return { status: "ok", detail: join(dir, h) };
+    }
+    return { status: "missing", detail: `ncurses.h is not in ${INCLUDE_DIRS.join(" or ")}; \`microforge kernel menuconfig\` and nconfig need it` };
+  },
+};
+
 const busyboxCheck: HostCheck = {
   id: "busybox", label: "static busybox", required: true, what: "a statically linked busybox",
   packages: { debian: ["busybox-static"], fedora: ["busybox"], arch: ["busybox"], alpine: ["busybox-static"], opensuse: ["busybox-static"] },
@@ -187,6 +201,7 @@ export const hostChecks: readonly HostCheck[] = [
   tool("bison", "bison", same("bison")),
   tool("bc", "bc", same("bc")),
   libelfCheck,
+  ncursesCheck,
   tool("xz", "xz", { ...same("xz"), debian: ["xz-utils"] }),
   tool("tar", "tar", same("tar")),
   busyboxCheck,

@@ -1,11 +1,14 @@
 /**
  * The kernel config a build asks for, as ordered layers: the base template,
  * feature templates (`templates/kernel/<feature>.config.ejs`), the recipe's
- * fragment files, then single `CONFIG_X=v` overrides. Later layers win.
+ * fragment files, the user's local layer (`templates/kernel/local.config`,
+ * what `microforge kernel menuconfig` writes), then single `CONFIG_X=v`
+ * overrides. Later layers win.
  * Templates see `opts` (the recipe's options), `kernel` ({version, major,
  * minor}) and `atLeast("6.2")`, so a renamed symbol can be handled per version.
  */
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { fileKind } from "../util/file-kind.ts";
 import semver from "semver";
 import { suggest } from "../util/suggest.ts";
@@ -72,6 +75,16 @@ export interface ConfigRequestOptions {
   overrides?: readonly string[];
   /** Directories searched before the built-in templates (a recipe's own `templates/`). */
   templateDirs?: readonly string[];
+  /** The local layer's file (see {@linkcode localFragment}): applied after the fragment files, before overrides, when it exists. */
+  local?: string;
+}
+
+/** Where the local layer lives inside a templates directory. */
+export const LOCAL_FRAGMENT = "kernel/local.config";
+
+/** The first existing `<dir>/kernel/local.config` of `templateDirs`, else `<cwd>/templates/kernel/local.config` if it exists. */
+export function localFragment(templateDirs: readonly string[], cwd: string = process.cwd()): string | undefined {
+  return [...templateDirs.map((d) => join(d, LOCAL_FRAGMENT)), join(cwd, "templates", LOCAL_FRAGMENT)].find((f) => existsSync(f));
 }
 
 /** Refuse a fragment path that is missing or not a regular file (reading a FIFO would block forever). */
@@ -101,11 +114,13 @@ export function kernelConfigRequest(options: ConfigRequestOptions): ConfigReques
   };
   const layers: FragmentLayer[] = [layer("base", "base")];
   for (const f of expandFeatures(options.features ?? DEFAULT_FEATURES)) layers.push(layer(`feature ${f}`, f));
-  for (const file of options.fragments ?? []) {
+  const read = (file: string) => {
     checkFragmentFile(file);
     const text = file.endsWith(".ejs") ? renderTemplate(file, vars) : readFileSync(file, "utf8");
-    layers.push({ name: `file ${file}`, symbols: parseDotConfig(text, { source: file }) });
-  }
+    return parseDotConfig(text, { source: file });
+  };
+  for (const file of options.fragments ?? []) layers.push({ name: `file ${file}`, symbols: read(file) });
+  if (options.local !== undefined && existsSync(options.local)) layers.push({ name: "local", symbols: read(options.local) });
   if (options.overrides?.length) layers.push({ name: "command line", symbols: new Map(options.overrides.map(parseOverride)) });
   const requested = new Map<string, string>();
   for (const layer of layers) for (const [k, v] of layer.symbols) requested.set(k, v);

@@ -10,12 +10,13 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BootTimeoutError, CommandError, GuestError, InputError, outputTail } from "../util/errors.ts";
-import type { MicroVM, Port } from "../vm/microvm.ts";
+import type { KernelSymbols, MicroVM, Port } from "../vm/microvm.ts";
 import { shellJoin } from "../util/shell-quote.ts";
 import { bootPhases, type Phase } from "./phases.ts";
 import { printkCollector, writeTimeline } from "./timeline.ts";
-import { type BootTimings, watchConsole } from "./console.ts";
-import { spawnTracked } from "../util/process.ts";
+import { type BootTimings, type ConsoleWatch, watchConsole } from "./console.ts";
+import { decodePanic } from "./decode-panic.ts";
+import { type Runner, spawnTracked } from "../util/process.ts";
 
 /** Options of {@linkcode execInVm}. */
 export interface ExecOptions {
@@ -41,6 +42,8 @@ export interface ExecOptions {
   timeline?: string;
   /** Pass `quiet` to the kernel (default: yes, unless `timings`, `timeline` or a `console` callback wants its messages). */
   quietKernel?: boolean;
+  /** Runs the host tools that decode a panic's stack trace (default `runProcess`; tests fake it). */
+  decodeRunner?: Runner;
 }
 
 /**
@@ -180,16 +183,31 @@ async function openPorts(dir: string): Promise<{ servers: Server[]; sockets: Rec
   return { servers, sockets, ports };
 }
 
-/** Why the guest gave no status: a panic (and what to do about it) or a VM that ended without one. */
-function guestFailure(watch: ReturnType<typeof watchConsole>, phases: Phase[]): GuestError {
+/** The error of a guest that gave no status: also its panic's decoded stack trace, when there is one. */
+export type GuestFailure = GuestError & { exitCode: number; timings: BootTimings; phases: Phase[]; decodedTrace?: string };
+
+/**
+ * Why the guest gave no status: a panic (and what to do about it) or a VM
+ * that ended without one. With `symbols`, the panic or oops trace the console
+ * kept is decoded to file:line (see decode-panic.ts); if that fails, the error
+ * is the same without it.
+ */
+export async function guestFailure(
+  watch: Pick<ConsoleWatch, "panicked" | "panicMessage" | "timings" | "trace" | "tail">,
+  phases: Phase[],
+  o: { symbols?: KernelSymbols; run?: Runner } = {},
+): Promise<GuestFailure> {
   const what = watch.panicked ? `The guest kernel panicked${watch.panicMessage ? `: ${watch.panicMessage}` : ""}` : "The VM ended without reporting the command's exit status";
   const hint = !watch.panicked
     ? "check that the initramfs has microforge's /init and the kernel has virtio-console (feature console)"
     : /Attempted to kill init/.test(watch.panicMessage ?? "")
     ? "the initramfs's /init exited; it must end the VM with `reboot -f` instead (microforge's init template does)"
     : "read the kernel messages above";
-  const e = new GuestError(`${what}\n--- last console lines ---\n${watch.tail()}\n---`, hint);
-  return Object.assign(e, { exitCode: 255, timings: watch.timings, phases });
+  const trace = watch.trace;
+  const decodedTrace = o.symbols && trace ? await decodePanic(trace, { ...o.symbols, run: o.run }).catch(() => undefined) : undefined;
+  const decoded = decodedTrace ? `\n--- decoded stack trace (${o.symbols!.vmlinux}) ---\n${decodedTrace}\n---` : "";
+  const e = new GuestError(`${what}\n--- last console lines ---\n${watch.tail()}\n---${decoded}`, hint);
+  return Object.assign(e, { exitCode: 255, timings: watch.timings, phases, ...(decodedTrace ? { decodedTrace } : {}) });
 }
 
 /** Give the guest its command and stdin as QEMU connects, and read its stdout, stderr and status. */
@@ -255,7 +273,7 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     }
     const parsed = /^(\d+)\s*$/.exec(status());
     if (parsed) return result(Number(parsed[1]));
-    throw guestFailure(watch, phases);
+    throw await guestFailure(watch, phases, { symbols: vm.spec.symbols, run: options.decodeRunner });
   } finally {
     for (const s of servers) s.close();
     await rm(dir, { recursive: true, force: true });

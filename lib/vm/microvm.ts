@@ -74,6 +74,14 @@ export interface MicroVMSpec {
   serial?: string;
   /** Raw QEMU arguments, appended last: the escape hatch. */
   extraArgs?: readonly string[];
+  /** The kernel's vmlinux and source tree, to decode a panic's stack trace (not part of the argv). */
+  symbols?: KernelSymbols;
+}
+
+/** Where a VM's kernel symbols are: its vmlinux and, when known, its source tree. */
+export interface KernelSymbols {
+  vmlinux: string;
+  tree?: string;
 }
 
 /** The blog's kernel command line. */
@@ -112,6 +120,7 @@ export class MicroVM {
       shares: list(spec.shares, (s) => ({ ...s, path: abs(s.path) })),
       ports: list(spec.ports, (p) => ({ ...p, socket: abs(p.socket) })),
       extraArgs: list(spec.extraArgs),
+      symbols: spec.symbols && Object.freeze({ vmlinux: abs(spec.symbols.vmlinux), ...(spec.symbols.tree ? { tree: abs(spec.symbols.tree) } : {}) }),
     });
   }
 

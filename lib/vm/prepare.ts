@@ -13,7 +13,7 @@ import { VmSpecError } from "../util/errors.ts";
 import { hostTscKhz } from "./fast-boot.ts";
 import type { KernelBuild } from "../kernel/build.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
-import { type Disk, type MachineProps, MicroVM, type Net } from "./microvm.ts";
+import { type Disk, type KernelSymbols, type MachineProps, MicroVM, type Net } from "./microvm.ts";
 import { findQbootOrThrow, findQemuOrThrow } from "../host/qemu.ts";
 import { checkKernelArg, parseCpus, parseMemory } from "./values.ts";
 
@@ -130,5 +130,13 @@ export async function prepareVm(o: VmOptions & { kernel: string | KernelBuild; i
     net: o.net,
     shares: shares.map(({ path, tag, readonly }) => ({ path, tag, readonly })),
     extraArgs: o.extraArgs,
+    symbols: kernelSymbols(kernel),
   });
+}
+
+/** A build's vmlinux and source tree, for decoding a panic; a kernel given as a path has none we know of. */
+export function kernelSymbols(kernel: string | KernelBuild): KernelSymbols | undefined {
+  if (typeof kernel === "string" || !kernel.vmlinux) return undefined;
+  const tree = (kernel as { tree?: string }).tree;
+  return { vmlinux: kernel.vmlinux, ...(tree ? { tree } : {}) };
 }

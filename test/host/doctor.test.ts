@@ -24,7 +24,7 @@ import { cli, tempDir } from "../helpers.ts";
 const DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n';
 const FEDORA = 'NAME="Fedora Linux"\nID=fedora\n';
 const TOOLS = ["qemu-system-x86_64", "gcc", "make", "flex", "bison", "bc", "xz", "tar", "busybox", "cpio"];
-const HEADERS = ["/fake/share/qemu/qboot.rom", "/usr/include/gelf.h", "/usr/include/libelf.h"];
+const HEADERS = ["/fake/share/qemu/qboot.rom", "/usr/include/gelf.h", "/usr/include/libelf.h", "/usr/include/ncurses.h"];
 
 /** A PATH directory holding do-nothing executables named `names`. */
 async function fakeBin(names: readonly string[]): Promise<string> {
@@ -99,7 +99,7 @@ function doctorDeps(host: HostDeps, extra: Partial<DoctorDeps> = {}) {
 test("a complete host reports every item ok, in order, with the QEMU version and qboot path", async () => {
   const { host, bin } = await fakeHost();
   const items = await runHostChecks(host);
-  assert.deepEqual(items.map((i) => i.id), ["qemu", "qboot", "kvm", "gcc", "make", "flex", "bison", "bc", "libelf", "xz", "tar", "busybox", "cpio"]);
+  assert.deepEqual(items.map((i) => i.id), ["qemu", "qboot", "kvm", "gcc", "make", "flex", "bison", "bc", "libelf", "ncurses", "xz", "tar", "busybox", "cpio"]);
   assert.deepEqual(items.filter((i) => i.status !== "ok"), []);
   assert.equal(byId(items, "qemu").detail, `QEMU 7.2.22 at ${bin}/qemu-system-x86_64`);
   assert.equal(byId(items, "qboot").detail, "/fake/share/qemu/qboot.rom");

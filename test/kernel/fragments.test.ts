@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { DEFAULT_FEATURES, expandFeatures, kernelConfigRequest } from "../../lib/kernel/fragments.ts";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { DEFAULT_FEATURES, expandFeatures, kernelConfigRequest, LOCAL_FRAGMENT, localFragment } from "../../lib/kernel/fragments.ts";
 import { droppedSymbols } from "../../lib/kernel/config.ts";
 import { ConfigFragmentError } from "../../lib/util/errors.ts";
 import { tempDir } from "../helpers.ts";
@@ -82,4 +82,35 @@ test("an .ejs fragment with an unknown variable or a syntax error names the file
   const syntax = join(dir, "s.config.ejs");
   await writeFile(syntax, "CONFIG_A=y\n<% if (atLeast('6.1') { %>\nCONFIG_B=y\n<% } %>\n");
   assert.throws(() => kernelConfigRequest({ version: "6.1.192", fragments: [syntax] }), { name: "TemplateError", message: new RegExp(`^Template ${syntax}:2: `) });
+});
+
+test("the local layer comes after the fragment files and before the command line, only when its file exists", async () => {
+  const dir = await tempDir("frag-local-");
+  const file = join(dir, "mine.config");
+  await writeFile(file, "CONFIG_IKCONFIG=n\n");
+  const local = join(dir, "templates", "kernel", "local.config");
+  const none = kernelConfigRequest({ version: "6.1.192", features: ["virtio"], fragments: [file], local });
+  assert.deepEqual(none.layers.map((l) => l.name), ["base", "feature virtio", `file ${file}`]);
+  await mkdir(dirname(local), { recursive: true });
+  await writeFile(local, "# from menuconfig\nCONFIG_IKCONFIG=y\nCONFIG_HZ_100=y\n");
+  const r = kernelConfigRequest({ version: "6.1.192", features: ["virtio"], fragments: [file], local, overrides: ["HZ_100=n"] });
+  assert.deepEqual(r.layers.map((l) => l.name), ["base", "feature virtio", `file ${file}`, "local", "command line"]);
+  assert.equal(r.requested.get("IKCONFIG"), "y");
+  assert.equal(r.requested.get("HZ_100"), "n");
+  assert.match(r.fragment, /^# microforge kernel config for 6\.1\.192: base → feature virtio → file mine\.config → local → command line$/m);
+  await writeFile(local, "# nothing yet\n");
+  assert.doesNotMatch(kernelConfigRequest({ version: "6.1.192", local }).fragment.split("\n")[0], /local/, "a comment-only layer stays out of the cache key");
+});
+
+test("localFragment finds kernel/local.config in the template dirs first, then under ./templates", async () => {
+  const dir = await tempDir("frag-find-");
+  const [a, b, cwd] = ["a", "b", "cwd"].map((n) => join(dir, n));
+  assert.equal(LOCAL_FRAGMENT, "kernel/local.config");
+  assert.equal(localFragment([a, b], cwd), undefined);
+  await mkdir(join(cwd, "templates", "kernel"), { recursive: true });
+  await writeFile(join(cwd, "templates", LOCAL_FRAGMENT), "");
+  assert.equal(localFragment([a, b], cwd), join(cwd, "templates", LOCAL_FRAGMENT));
+  await mkdir(join(b, "kernel"), { recursive: true });
+  await writeFile(join(b, LOCAL_FRAGMENT), "");
+  assert.equal(localFragment([a, b], cwd), join(b, LOCAL_FRAGMENT));
 });

@@ -114,3 +114,27 @@ test("the exit marker after the banner marks the command's end", () => {
   watch.feed("microforge-exit-status:3\n");
   assert.deepEqual(watch.timings, { firstOutputMs: 100, initMarkerMs: 200, commandEndMs: 500 });
 });
+
+test("a panic's trace is kept from its first line, after the tail has moved on, at most traceLines lines", () => {
+  const watch = watchConsole(banner, 0, { now: () => 0, keep: 5, traceLines: 4 });
+  watch.feed("[    0.4] Freeing unused kernel image memory\n");
+  assert.equal(watch.trace, undefined);
+  watch.feed("[    0.5] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n[    0.5] Call Trace:\n[    0.5]  <TASK>\n");
+  watch.feed("[    0.5]  panic+0x10c/0x2e5\n[    0.5]  do_exit.cold+0x15/0x15\n");
+  for (let i = 0; i < 10; i++) watch.feed(`[    0.6] later ${i}\n`);
+  assert.doesNotMatch(watch.tail(), /Kernel panic/);
+  assert.equal(watch.trace, "[    0.5] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n[    0.5] Call Trace:\n[    0.5]  <TASK>\n[    0.5]  panic+0x10c/0x2e5");
+});
+
+test("an oops trace starts at BUG: and keeps a last line cut off by the VM's end", () => {
+  const watch = watchConsole(banner, 0, { now: () => 0 });
+  watch.feed("[    1.0] BUG: kernel NULL pointer dereference, address: 0000000000000000\n[    1.0] RIP: 0010:foo_init+0x5/0x10\n[    1.0]  do_one_ini");
+  assert.equal(watch.panicked, false);
+  assert.equal(watch.trace, "[    1.0] BUG: kernel NULL pointer dereference, address: 0000000000000000\n[    1.0] RIP: 0010:foo_init+0x5/0x10\n[    1.0]  do_one_ini");
+});
+
+test("ordinary output has no trace", () => {
+  const watch = watchConsole(banner, 0, { now: () => 0 });
+  watch.feed("echo 'Kernel panic' is just text\nRIP: nothing here\nOops I did it again\n");
+  assert.equal(watch.trace, undefined);
+});

@@ -258,3 +258,12 @@ test("changing the arrays and objects a spec was built from does not change the 
   assert.deepEqual(vm.toArgv(), before);
   assert.ok(Object.isFrozen(vm.spec) && Object.isFrozen(vm.spec.append) && Object.isFrozen(vm.spec.disks![0]));
 });
+
+test("the kernel's symbols are kept for decoding a panic, as absolute paths, and never reach the argv", () => {
+  const vm = new MicroVM({ ...base, symbols: { vmlinux: "build/vmlinux", tree: "src/linux-6.1" } });
+  assert.deepEqual(vm.spec.symbols, { vmlinux: resolve("build/vmlinux"), tree: resolve("src/linux-6.1") });
+  assert.ok(Object.isFrozen(vm.spec.symbols));
+  assert.deepEqual(vm.toArgv(), argv());
+  assert.deepEqual(vm.with({ accel: "kvm" }).spec.symbols, vm.spec.symbols);
+  assert.deepEqual(new MicroVM({ ...base, symbols: { vmlinux: "/k/vmlinux" } }).spec.symbols, { vmlinux: "/k/vmlinux" });
+});

@@ -4,7 +4,8 @@ import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { VmSpecError } from "../../lib/util/errors.ts";
-import { checkVmPaths } from "../../lib/vm/prepare.ts";
+import { checkVmPaths, kernelSymbols } from "../../lib/vm/prepare.ts";
+import type { KernelBuild } from "../../lib/kernel/build.ts";
 import { tempDir } from "../helpers.ts";
 
 const refused = async (promise: Promise<unknown>, message: RegExp) =>
@@ -26,4 +27,11 @@ test("kernel, initrd, disk and share paths are checked for existence and kind be
   await refused(checkVmPaths({ disks: [{ path: join(dir, "disk.img") }] }), /^Disk image .*disk\.img does not exist\n {2}→ create it first/);
   await refused(checkVmPaths({ shares: [{ path: file }] }), /^Shared directory .*bzImage is a file, not a directory/);
   await refused(checkVmPaths({ shares: [{ path: join(dir, "gone") }] }), /^Shared directory .*gone does not exist/);
+});
+
+test("a kernel build gives the VM its vmlinux and source tree for panic decoding; a kernel path gives none", () => {
+  const build = { vmlinux: "/c/kernels/k/vmlinux", bzImage: "/c/kernels/k/bzImage" } as KernelBuild;
+  assert.deepEqual(kernelSymbols(build), { vmlinux: "/c/kernels/k/vmlinux" });
+  assert.deepEqual(kernelSymbols({ ...build, tree: "/c/src/linux-6.1" } as KernelBuild), { vmlinux: "/c/kernels/k/vmlinux", tree: "/c/src/linux-6.1" });
+  assert.equal(kernelSymbols("/k/bzImage"), undefined);
 });
