@@ -14,7 +14,10 @@ import { KernelTreeError, UsageError } from "../util/errors.ts";
 import { buildKernel, reproducibleEnv } from "../kernel/build.ts";
 import { assertBuildToolchain } from "../host/toolchain.ts";
 import { configureKernel } from "../kernel/config.ts";
-import { checkFragmentFile, DEFAULT_FEATURES, expandFeatures, kernelConfigRequest } from "../kernel/fragments.ts";
+import { checkFragmentFile, DEFAULT_FEATURES, expandFeatures, kernelConfigRequest, localFragment } from "../kernel/fragments.ts";
+import { localTree } from "../kernel/local-tree.ts";
+import { kernelMenuCmd } from "./kernel-menu.ts";
+import { assertTerminal } from "../kernel/menuconfig.ts";
 import { resolveKernel } from "../fetch/kernel-tarball.ts";
 import { lockedKernel } from "../fetch/locked.ts";
 import { stderrLogger } from "../util/log.ts";
@@ -66,7 +69,7 @@ async function configCmd(args: ParsedArgs, common: Record<string, unknown>): Pro
       [version, tree] = [t.version, await sourceTree(t, { log })];
     } else version = (await resolveKernel(spec, { ...common, log })).version;
   }
-  const request = kernelConfigRequest({ version, ...inputs });
+  const request = kernelConfigRequest({ version, ...inputs, local: localFragment([]) });
   if (!tree) {
     process.stdout.write(request.fragment);
     return 0;
@@ -89,8 +92,35 @@ async function configCmd(args: ParsedArgs, common: Record<string, unknown>): Pro
   }
 }
 
+/** --kernel-tree names the source: a version or a source to look it up in would be ignored, so they are refused. */
+function checkTreeAlone(args: ParsedArgs): void {
+  if (args["kernel-tree"] === undefined) return;
+  // Values from the environment or the default are someone's standing choice, not a request for this command.
+  for (const [flag, envName, unset] of [["version", "MICROFORGE_KERNEL_VERSION", undefined], ["kernel-source", "MICROFORGE_KERNEL_SOURCE", "auto"]] as const) {
+    if (args[flag] !== unset && process.env[envName] !== args[flag]) {
+      throw new UsageError(`--kernel-tree and --${flag} cannot be used together: the tree is the kernel source`, `drop --${flag}, or drop --kernel-tree to build a release`);
+    }
+  }
+}
+
+/** menuconfig/nconfig: the UI runs on the tree of --kernel-tree, or on the extracted release. */
+async function menuCmd(args: ParsedArgs, common: Record<string, unknown>): Promise<number> {
+  checkTreeAlone(args);
+  assertTerminal(args._[0] as string);
+  const inputs = configInputs(args);
+  const log = stderrLogger({ quiet: args.quiet as boolean });
+  if (args["kernel-tree"] !== undefined) {
+    const local = await localTree(args["kernel-tree"] as string);
+    return await kernelMenuCmd(args, { tree: local.path, version: local.version, inputs });
+  }
+  const beforeFetch = (v: string) => void kernelConfigRequest({ version: v, ...inputs });
+  const t = await lockedKernel(specArg(args), { ...common, log, lock: lockOptions(args), beforeFetch });
+  return await kernelMenuCmd(args, { tree: await sourceTree(t, { log }), version: t.version, inputs });
+}
+
 async function buildCmd(args: ParsedArgs, common: Record<string, unknown>): Promise<number> {
   const log = stderrLogger({ quiet: args.quiet as boolean });
+  checkTreeAlone(args);
   const kernelTree = args["kernel-tree"] as string | undefined;
   const spec = kernelTree === undefined ? specArg(args) : "";
   const inputs = configInputs(args);
@@ -137,13 +167,13 @@ async function buildCmd(args: ParsedArgs, common: Record<string, unknown>): Prom
 /** The `kernel` subcommand. */
 export const kernelCommand: Command = {
   name: "kernel",
-  summary: "Show/verify the layered kernel config (config) or build a cached bzImage (build)",
-  usage: "config|build [--version SPEC] [--features LIST] [--config FILE]... [--set CONFIG_X=y]...",
+  summary: "Show/verify the layered kernel config (config), build a cached kernel (build), or pick options in the kernel's own menu (menuconfig, nconfig)",
+  usage: "config|build|menuconfig|nconfig [--version SPEC | --kernel-tree DIR] [--features LIST] [--config FILE]... [--set CONFIG_X=y]...",
   flags: [
     { name: "version", type: "string", env: "MICROFORGE_KERNEL_VERSION", description: `kernel version spec (default ${DEFAULT_SPEC.kernel})` },
     kernelSourceFlag,
-    { name: "kernel-tree", type: "string", env: "MICROFORGE_KERNEL_TREE", description: "build: your own source tree (a git checkout), built out of tree; never written to" },
-    { name: "features", type: "strings", description: `feature fragments, comma-separated (default ${DEFAULT_FEATURES.join(",")}; also console, acpi)` },
+    { name: "kernel-tree", type: "string", env: "MICROFORGE_KERNEL_TREE", description: "build, menuconfig: your own source tree (a git checkout), built out of tree; never written to" },
+    { name: "features", type: "strings", description: `feature fragments, comma-separated (default ${DEFAULT_FEATURES.join(",")}; also acpi, debug, modules)` },
     { name: "config", type: "strings", description: "your own fragment file (.config, or .ejs rendered like the built-in ones)" },
     { name: "set", type: "strings", description: "one override, CONFIG_X=y|n|m|\"str\"|123 (applied last)" },
     { name: "allow-dropped", type: "boolean", description: "report dropped symbols but go on" },
@@ -152,7 +182,7 @@ export const kernelCommand: Command = {
     { name: "print", type: "boolean", description: "config: print the merged fragment too" },
     { name: "make", type: "strings", description: "build: extra make variable VAR=VALUE (part of the cache key)" },
     { name: "jobs", alias: "j", type: "string", description: "build: parallel jobs (default: CPU count)" },
-    { name: "output", alias: "o", type: "string", description: "build: also copy bzImage, vmlinux and config here" },
+    { name: "output", alias: "o", type: "string", description: "build: also copy bzImage, vmlinux and config here; menuconfig: the fragment to write (default templates/kernel/local.config)" },
     ...selectionFlags,
     ...lockFlags,
     { name: "allow-unverified", type: "boolean", description: "allow mainline snapshots, which have no published checksum" },
@@ -160,7 +190,9 @@ export const kernelCommand: Command = {
     { name: "quiet", alias: "q", type: "boolean", description: "no progress output" },
   ],
   async run(args: ParsedArgs): Promise<number> {
-    if ((args._[0] === "config" || args._[0] === "build") && args["kernel-tree"] === undefined) checkSourceFlag(args, "kernel-source");
+    const sub = args._[0];
+    const menu = sub === "menuconfig" || sub === "nconfig";
+    if ((sub === "config" || sub === "build" || menu) && args["kernel-tree"] === undefined) checkSourceFlag(args, "kernel-source");
     const common = {
       source: args["kernel-source"] as string,
       includeEol: args["include-eol"] as boolean,
@@ -169,7 +201,8 @@ export const kernelCommand: Command = {
     };
     if (args._[0] === "config") return await configCmd(args, common);
     if (args._[0] === "build") return await buildCmd(args, common);
-    const close = args._[0] ? suggest(args._[0], ["config", "build"]) : undefined;
-    throw new UsageError(`microforge kernel needs config or build${args._[0] ? `, not ${JSON.stringify(args._[0])}` : ""}`, `${close ? `did you mean \`microforge kernel ${close}\`? See` : "see"} \`microforge kernel --help\``);
+    if (menu) return await menuCmd(args, common);
+    const close = args._[0] ? suggest(args._[0], ["config", "build", "menuconfig", "nconfig"]) : undefined;
+    throw new UsageError(`microforge kernel needs config, build, menuconfig or nconfig${args._[0] ? `, not ${JSON.stringify(args._[0])}` : ""}`, `${close ? `did you mean \`microforge kernel ${close}\`? See` : "see"} \`microforge kernel --help\``);
   },
 };

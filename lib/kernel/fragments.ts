@@ -17,7 +17,11 @@ import { ConfigFragmentError, FeatureError } from "../util/errors.ts";
 import { toSemver } from "../sources/kernel-version.ts";
 import { findTemplate, renderTemplate } from "../util/template.ts";
 
-/** Features and the features each needs (net, blk and 9p ride on virtio-mmio). */
+/**
+ * Features and the features each needs (net, blk and 9p ride on virtio-mmio).
+ * `debug` is DWARF, frame pointers and kallsyms (for gdb and decoded panics);
+ * `modules` is loadable module support.
+ */
 export const FEATURES: Readonly<Record<string, readonly string[]>> = {
   virtio: [],
   blk: ["virtio"],
@@ -25,6 +29,8 @@ export const FEATURES: Readonly<Record<string, readonly string[]>> = {
   "9p": ["virtio", "net"],
   console: ["virtio"],
   acpi: [],
+  debug: [],
+  modules: [],
 };
 
 /**

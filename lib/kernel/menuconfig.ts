@@ -92,12 +92,16 @@ function headerFor(version: string | undefined, ui: string): string {
     "# Applied after the recipe's fragments and before --set overrides; edit it freely.\n";
 }
 
+/** Refuse to start `ui` without a terminal (before any download, in the CLI). */
+export function assertTerminal(ui: string, tty: boolean = process.stdin.isTTY === true && process.stdout.isTTY === true): void {
+  if (!tty) {
+    throw new UsageError(`${ui} needs a terminal: stdin and stdout must be a TTY`, `run \`microforge kernel ${ui}\` in a terminal, or write the fragment by hand and pass it with --config`);
+  }
+}
+
 /** Run the kernel's config UI over `request` and write what changed to `output`; refuses without a terminal. */
 export async function menuconfig(o: MenuconfigOptions): Promise<MenuconfigResult> {
-  const tty = o.tty ?? (process.stdin.isTTY === true && process.stdout.isTTY === true);
-  if (!tty) {
-    throw new UsageError(`${o.ui} needs a terminal: stdin and stdout must be a TTY`, `run \`microforge kernel ${o.ui}\` in a terminal, or write the fragment by hand and pass it with --config`);
-  }
+  assertTerminal(o.ui, o.tty);
   const run = o.run ?? runProcess;
   const log = o.log ?? stderrLogger();
   const env = reproducibleEnv(o.env ?? process.env);

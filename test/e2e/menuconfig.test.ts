@@ -1,8 +1,9 @@
 /**
- * `menuconfig()` for real, in a terminal (tmux): the Debian 6.1 tree from the
- * test cache, the kernel's own mconf, keys sent as a person would (search,
- * jump to the first result, y, Esc Esc, save), then the fragment it wrote is
- * used as the local layer of a real allnoconfig.
+ * `microforge kernel menuconfig` for real, in a terminal (tmux): Debian's 6.1
+ * source, the kernel's own mconf, keys sent as a person would (search, jump
+ * to the first result, y, Esc Esc, save), then the fragment it wrote in the
+ * recipe's templates/kernel/local.config is picked up by the next
+ * `kernel config` there, verified against the real tree.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,12 +11,10 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runProcess } from "../../lib/util/process.ts";
+import { terminal } from "../tmux.ts";
 import { findOnPath } from "../../lib/util/find-on-path.ts";
 import { sha256File } from "../../lib/util/hash.ts";
 import { sourceTree } from "../../lib/kernel/source-tree.ts";
-import { configureKernel } from "../../lib/kernel/config.ts";
-import { reproducibleEnv } from "../../lib/kernel/build.ts";
-import { kernelConfigRequest } from "../../lib/kernel/fragments.ts";
 import { parseDotConfig } from "../../lib/kernel/dot-config.ts";
 import { memoryLogger } from "../../lib/util/log.ts";
 import { debianKernelSource, onDeno, repoRoot, tempDir, testCache } from "../helpers.ts";
@@ -31,23 +30,10 @@ test("menuconfig in a terminal: search IKCONFIG, y, save; the fragment holds jus
   const tree = await sourceTree({ path: file, sha256: await sha256File(file), version }, { env, log: memoryLogger() });
   const dir = await tempDir("menuconfig-e2e-");
   const output = join(dir, "templates", "kernel", "local.config");
-  const result = join(dir, "result.json");
   const socket = join(dir, "tmux.sock");
-  const t = async (...args: string[]) => (await runProcess(["tmux", "-S", socket, "-f", "/dev/null", ...args], { nothrow: true, env })).stdout;
-  const screen = () => t("capture-pane", "-p", "-t", "mc");
-  const waitFor = async (pattern: RegExp, timeoutMs = 120_000) => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const text = await screen();
-      if (pattern.test(text)) return text;
-      if (Date.now() > end) assert.fail(`timed out waiting for ${pattern} on the screen:\n${text}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-  const keys = (...k: string[]) => t("send-keys", "-t", "mc", ...k);
-  const command = [process.execPath, "--import", "tsx", "test/fixtures/menuconfig-child.ts", tree, version, output, result];
-  // tmux does not always report a pane's exit status, so a fixed sh script prints it.
-  await runProcess(["tmux", "-S", socket, "-f", "/dev/null", "new-session", "-d", "-s", "mc", "-x", "200", "-y", "50", "-c", repoRoot, "sh", "-c", '"$@"; echo "exited with $?"; sleep 600', "sh", ...command], { env });
+  const command = [process.execPath, "--import", import.meta.resolve("tsx"), join(repoRoot, "lib", "cli.ts"), "kernel", "menuconfig", "--kernel-source", "debian", "--version", version];
+  const term = await terminal({ socket, cwd: dir, env, command, waitMs: 120_000 });
+  const { screen, waitFor, keys } = term;
   try {
     await waitFor(/Press <Esc><Esc> to exit, <\?> for Help, <\/> for Search/, 300_000); // allnoconfig, then mconf is compiled
     await keys("/");
@@ -70,19 +56,19 @@ test("menuconfig in a terminal: search IKCONFIG, y, save; the fragment holds jus
     await keys("Enter"); // < Yes > is selected
     const done = await waitFor(/exited with \d+/);
     assert.match(done, /exited with 0/, done);
+    // IKCONFIG selects nothing, and IKCONFIG_PROC appears unset (NEW), so the change is this one symbol.
+    assert.match(done.replace(/\n/g, ""), /wrote 1 symbol to .*local\.config: CONFIG_IKCONFIG=y/, done);
   } finally {
-    await t("kill-server");
+    await term.close();
   }
-  const r = JSON.parse(await readFile(result, "utf8"));
-  // IKCONFIG selects nothing, and IKCONFIG_PROC appears unset (NEW), so the change is this one symbol.
-  assert.deepEqual(r, { changed: { IKCONFIG: "y" }, wrote: true, output });
   const text = await readFile(output, "utf8");
   assert.match(text, new RegExp(`^# microforge local kernel config layer, written by \`microforge kernel menuconfig\` on linux ${version.replace(/\./g, "\\.")}\\.$`, "m"));
   assert.deepEqual([...parseDotConfig(text)], [["IKCONFIG", "y"]]);
 
-  const request = kernelConfigRequest({ version, local: output });
-  assert.equal(request.layers.at(-1)?.name, "local");
-  const config = await configureKernel(tree, join(dir, "next"), request, { env: reproducibleEnv(env) });
-  assert.match(config.config, /^CONFIG_IKCONFIG=y$/m);
-  assert.deepEqual(config.dropped, []);
+  // The next build in the recipe's directory has it: `kernel config` there layers it and verifies it against the tree.
+  const next = await runProcess([process.execPath, "--import", import.meta.resolve("tsx"), join(repoRoot, "lib", "cli.ts"), "kernel", "config", "--tree", tree, "--print", "--json"], { env, cwd: dir, nothrow: true });
+  assert.equal(next.code, 0, next.stderr);
+  assert.match(next.stdout, /^# microforge kernel config for .*→ local\n/m);
+  assert.match(next.stdout, /^CONFIG_IKCONFIG=y$/m);
+  assert.deepEqual(JSON.parse(next.stdout.slice(next.stdout.indexOf("\n{") + 1)).dropped, []);
 });

@@ -14,6 +14,7 @@ import { copyFile, mkdir, readdir, readFile, realpath, rm, stat } from "node:fs/
 import { dirname, join } from "node:path";
 import { runProcess } from "../../lib/util/process.ts";
 import { findOnPath } from "../../lib/util/find-on-path.ts";
+import { terminal } from "../tmux.ts";
 import { cli, onDeno, repoRoot, tempDir, testCache } from "../helpers.ts";
 
 const skip = onDeno ? "scaffolds and boots from the CLI; runs under Node" : false;
@@ -147,11 +148,6 @@ test("new --yes: the project installs offline from microforge's npm cache, its s
   });
 });
 
-/** A tmux server of our own (socket in our temp dir), so the test never touches the user's sessions. */
-function tmux(socket: string) {
-  return async (...args: string[]) => (await runProcess(["tmux", "-S", socket, "-f", "/dev/null", ...args], { nothrow: true })).stdout;
-}
-
 test("new in a terminal: Inquirer prompts, answered with keys, end up in the files", {
   skip: skip || (!(await findOnPath("tmux")) && "tmux is not installed (apt-get install tmux)"),
   timeout: 120_000,
@@ -159,28 +155,11 @@ test("new in a terminal: Inquirer prompts, answered with keys, end up in the fil
   const tmp = await tempDir("new-tty-");
   const dir = join(tmp, "tty-demo");
   const socket = join(tmp, "tmux.sock");
-  const t = tmux(socket);
-  const screen = () => t("capture-pane", "-p", "-t", "new");
-  const waitFor = async (pattern: RegExp, timeoutMs = 30_000) => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const text = await screen();
-      if (pattern.test(text)) return text;
-      if (Date.now() > end) assert.fail(`timed out waiting for ${pattern} on the screen:\n${text}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-  const keys = (...k: string[]) => t("send-keys", "-t", "new", ...k);
-  const type = (text: string) => t("send-keys", "-t", "new", "-l", text);
   // The server (and so the session) takes its environment from this first client.
   const env = { ...process.env, MICROFORGE_CACHE: testCache, MICROFORGE_KERNEL_SOURCE: "debian", CI: "" };
-  // tmux does not always report a pane's exit status (#{pane_dead_status} is empty for
-  // node here), so a fixed sh script prints it; the command itself is passed as "$@".
   const command = [process.execPath, "--import", "tsx", "lib/cli.ts", "new", dir];
-  await runProcess(
-    ["tmux", "-S", socket, "-f", "/dev/null", "new-session", "-d", "-s", "new", "-x", "200", "-y", "50", "-c", repoRoot, "sh", "-c", '"$@"; echo "exited with $?"; sleep 60', "sh", ...command],
-    { env },
-  );
+  const term = await terminal({ socket, cwd: repoRoot, env, command });
+  const { waitFor, keys, type } = term;
   try {
     await waitFor(/Package name \(tty-demo\)/);
     await type("tty-vm");
@@ -209,7 +188,7 @@ test("new in a terminal: Inquirer prompts, answered with keys, end up in the fil
     assert.match(done, /Created tty-vm in .*\n[\s\S]*npm install && npm start/);
     assert.match(done, /exited with 0$/m);
   } finally {
-    await t("kill-server");
+    await term.close();
   }
   const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8"));
   assert.equal(pkg.name, "tty-vm");
