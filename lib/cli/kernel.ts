@@ -12,6 +12,7 @@ import { cacheRoot } from "../util/cache-dir.ts";
 import { parseOverride } from "../kernel/dot-config.ts";
 import { KernelTreeError, UsageError } from "../util/errors.ts";
 import { buildKernel, reproducibleEnv } from "../kernel/build.ts";
+import { treeLockInfo } from "../kernel/tree-lock.ts";
 import { assertBuildToolchain } from "../host/toolchain.ts";
 import { configureKernel } from "../kernel/config.ts";
 import { checkFragmentFile, DEFAULT_FEATURES, expandFeatures, kernelConfigRequest, localFragment } from "../kernel/fragments.ts";
@@ -19,7 +20,7 @@ import { localTree } from "../kernel/local-tree.ts";
 import { kernelMenuCmd } from "./kernel-menu.ts";
 import { assertTerminal } from "../kernel/menuconfig.ts";
 import { resolveKernel } from "../fetch/kernel-tarball.ts";
-import { lockedKernel } from "../fetch/locked.ts";
+import { lockedKernel, lockTreeBuild } from "../fetch/locked.ts";
 import { stderrLogger } from "../util/log.ts";
 import { sourceTree } from "../kernel/source-tree.ts";
 import { checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions, selectionFlags } from "./source-flags.ts";
@@ -146,6 +147,7 @@ async function buildCmd(args: ParsedArgs, common: Record<string, unknown>): Prom
     log,
     quiet: args.quiet as boolean,
   });
+  if (k.local) await lockTreeBuild(lockOptions(args), treeLockInfo(k));
   let paths = { bzImage: k.bzImage, vmlinux: k.vmlinux, config: k.config };
   if (args.output) {
     const out = resolve(args.output as string);

@@ -96,3 +96,48 @@ export async function lockedBusybox(spec: string, source: BusyboxSource, options
     },
   );
 }
+
+/** What the lock records about a kernel built from a local tree: which tree, at which commit, and the image that came out. */
+export interface TreeLockInfo {
+  /** The tree's real path. */
+  path: string;
+  /** `uname -r` of the build. */
+  release: string;
+  /** sha256 of the image QEMU boots. */
+  sha256: string;
+  configHash: string;
+  git?: { commit: string; dirty: boolean; diffSha256?: string };
+}
+
+/** The lock entry's name for a kernel built from a local tree (beside, not instead of, a release's `kernel`). */
+export const TREE_LOCK_ENTRY = "kernel-tree";
+
+/**
+ * Record a local tree's build in the lock. A tree changes under the developer,
+ * so `reuse` and `update` rewrite the entry; `locked` refuses any difference
+ * (another tree, commit, diff, config or image), saying what changed.
+ */
+export async function lockTreeBuild(lockOpts: LockOptions | undefined, info: TreeLockInfo): Promise<void> {
+  if (!lockOpts) return;
+  const lock = await readLock(lockOpts.path);
+  const entry: LockEntry = {
+    spec: "tree",
+    version: info.release,
+    source: "tree",
+    url: info.path,
+    sha256: info.sha256,
+    configHash: info.configHash,
+    ...(info.git ? { commit: info.git.commit, dirty: info.git.dirty, ...(info.git.diffSha256 ? { diffSha256: info.git.diffSha256 } : {}) } : {}),
+  };
+  const old = lock.artifacts[TREE_LOCK_ENTRY];
+  if (lockOpts.mode === "locked") {
+    const fields = ["url", "commit", "dirty", "diffSha256", "configHash", "sha256"] as const;
+    const changed = !old ? ["the entry (there is none)"] : fields.filter((f) => JSON.stringify(old[f]) !== JSON.stringify(entry[f]));
+    if (changed.length) {
+      throw new LockFileError(`--locked: ${lockOpts.path} would change: the ${TREE_LOCK_ENTRY} entry differs in ${changed.join(", ")}`, "run without --locked to record this build of the tree, or check out the commit the lock names");
+    }
+    return;
+  }
+  lock.artifacts[TREE_LOCK_ENTRY] = entry;
+  await writeLock(lockOpts.path, lock);
+}

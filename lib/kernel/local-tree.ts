@@ -9,7 +9,7 @@
 import { readFile, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { KernelTreeError } from "../util/errors.ts";
-import { sha256Hex } from "../util/hash.ts";
+import { sha256Hasher } from "../util/hash.ts";
 import { type Runner, runProcess } from "../util/process.ts";
 
 /** A local tree as it was when the build started. */
@@ -61,6 +61,12 @@ async function gitState(path: string, run: Runner): Promise<LocalTree["git"]> {
   if (!head || head.code !== 0) return undefined;
   const status = await git("status", "--porcelain", "--untracked-files=normal");
   const dirty = (status?.stdout.trim() ?? "") !== "";
-  const diff = dirty ? await git("diff", "HEAD", "--no-color", "--no-ext-diff") : undefined;
-  return { commit: head.stdout.trim(), dirty, ...(diff ? { diffSha256: sha256Hex(diff.stdout) } : {}) };
+  if (!dirty) return { commit: head.stdout.trim(), dirty };
+  // Hashed as it streams: a captured output keeps only its last megabyte, and a diff can be far larger.
+  const hash = sha256Hasher();
+  const diff = await run(["git", "-C", path, "diff", "HEAD", "--no-color", "--no-ext-diff"], {
+    nothrow: true,
+    onOutput: (chunk, stream) => void (stream === "stdout" && hash.update(chunk)),
+  }).catch(() => undefined);
+  return { commit: head.stdout.trim(), dirty, ...(diff?.code === 0 ? { diffSha256: hash.digest("hex") } : {}) };
 }
