@@ -16,6 +16,7 @@ import { isMainModule } from "../lib/util/runtime.ts";
 import { ABLATION_VARIANTS, run as bootRun } from "./boot.ts";
 import { run as initramfs } from "./initramfs.ts";
 import { run as kernel } from "./kernel.ts";
+import { run as kernelTree } from "./kernel-tree.ts";
 import { type BenchOptions, repoRoot, ttyProgress, useBenchCache } from "./lib/env.ts";
 import { type BenchResult, type BenchResults, machineInfo, machineLine, renderMarkdown, renderTable } from "./lib/report.ts";
 import { run as runWarm } from "./run-warm.ts";
@@ -25,6 +26,7 @@ import { run as startup } from "./startup.ts";
 export const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<BenchResult>> = {
   initramfs,
   kernel,
+  "kernel-tree": kernelTree,
   // With the fast-defaults ablation: each default against the VM without it.
   boot: (o) => bootRun({ ...o, extraVariants: ABLATION_VARIANTS }),
   "run-warm": runWarm,
@@ -72,7 +74,7 @@ if (isMainModule(import.meta)) {
     process.stderr.write(`bench: ${new UsageError(`Unknown benchmark ${unknown}`, `use --only with some of ${Object.keys(BENCHMARKS).join(", ")}`).message}\n`);
     process.exit(2);
   }
-  const names = only.filter((n) => !(args["skip-kernel"] && n === "kernel"));
+  const names = only.filter((n) => !(args["skip-kernel"] && (n === "kernel" || n === "kernel-tree")));
   const all = await runAll(names, { quick: args.quick, progress: ttyProgress() });
   process.stdout.write(`\n${renderTable(all.results.flatMap((r) => r.rows))}\n${machineLine(all.machine)}\nWrote ${RESULTS_JSON} and ${RESULTS_MD}.\n`);
 }
