@@ -53,6 +53,8 @@ export {
   LockFileError,
   MicroforgeError,
   MissingToolError,
+  ModuleBuildError,
+  ModuleError,
   MutexError,
   OptionError,
   RootfsError,

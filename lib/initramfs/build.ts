@@ -1,6 +1,7 @@
 /**
  * Building an initramfs: find busybox, lay out the root filesystem, render
- * `/init`, pack it reproducibly. (The DSL's `initramfs()` adds the recipe's
+ * `/init`, add kernel modules when given, pack it reproducibly. The image
+ * is named by its sha256, so its name changes with any module's content. (The DSL's `initramfs()` adds the recipe's
  * own templates/ to the search.)
  */
 import { rename } from "node:fs/promises";
@@ -37,7 +38,7 @@ export async function buildInitramfs(options: InitramfsOptions = {}): Promise<In
   log.step(`packing initramfs (busybox ${busybox.version ?? "?"} from ${busybox.origin})`);
   const init = options.init;
   const applets = options.applets ?? (await busyboxApplets(busybox.path, busybox.sha256));
-  const entries = await rootfsEntries({ busybox: busybox.path, init, extra: options.extra, applets });
+  const entries = await rootfsEntries({ busybox: busybox.path, init, extra: options.extra, applets, modules: options.modules }, { log });
   const dir = join(cacheRoot(env), "initramfs");
   const memberCache = join(cacheRoot(env), "gzip-members");
   // A name of our own while building (another process may be packing the same

@@ -1,13 +1,16 @@
 /**
  * The default root filesystem (the blog's layout) as cpio entries, built in
  * small steps like virtme-ng's mkinitramfs: base layout, device nodes,
- * busybox, `/init` from its EJS template, then the recipe's extra content.
+ * busybox, `/init` from its EJS template, kernel modules (modules.ts), then
+ * the recipe's extra content.
  */
 import { stat } from "node:fs/promises";
 import { archivePath, type CpioEntry } from "./cpio.ts";
 import { InitVarError, RootfsError } from "../util/errors.ts";
 import { join } from "node:path";
 import { builtinTemplates, findTemplate, renderTemplate } from "../util/template.ts";
+import type { Logger } from "../util/log.ts";
+import { moduleEntries, type ModuleSet } from "./modules.ts";
 
 /** The blog's top-level directories. */
 export const BASE_DIRS: readonly string[] = ["bin", "dev", "etc", "lib", "mnt", "proc", "sys", "tmp", "var"];
@@ -36,6 +39,11 @@ export interface InitVars {
   exitMarker: string;
   /** Start an interactive shell when there is no command (the old name `shell` is still accepted). */
   interactiveShell: boolean;
+  /**
+   * Kernel modules to `modprobe` before the command or shell; if one cannot
+   * be loaded, the command does not run and its status is modprobe's.
+   */
+  modules: string[];
 }
 
 /** The blog's `/init`: install busybox links, mount proc, sysfs, devtmpfs and tmpfs, run `sh`, then end the VM. */
@@ -55,6 +63,7 @@ export function defaultInitVars(): InitVars {
     command: null,
     exitMarker: "microforge-exit-status:",
     interactiveShell: true,
+    modules: [],
   };
 }
 
@@ -74,6 +83,7 @@ const VAR_TYPES: Record<string, [(v: unknown) => boolean, string, string]> = {
   command: [(v) => v === null || (Array.isArray(v) && v.length > 0 && v.every(isString)), "a list of words (or null)", `--set 'command=["uname","-a"]'`],
   interactiveShell: [(v) => typeof v === "boolean", "true or false", "--set interactiveShell=false"],
   shell: [(v) => typeof v === "boolean", "true or false", "--set interactiveShell=false"],
+  modules: [(v) => Array.isArray(v) && v.every((m) => typeof m === "string" && /^[A-Za-z0-9_-]+$/.test(m)), "a list of module names", `--set 'modules=["dummy"]'`],
 };
 
 /**
@@ -109,6 +119,8 @@ export interface RootfsSpec {
    * link to busybox in the image, so `/init` need not install them at boot.
    */
   applets?: readonly string[];
+  /** Kernel modules to pack under /lib/modules/<release>; the names in its `load` become `/init`'s `modules`. */
+  modules?: ModuleSet;
 }
 
 /** The blog's directories plus `/dev/console` (c 5 1) and `/dev/null` (c 1 3), so output works before devtmpfs. */
@@ -156,13 +168,24 @@ async function extraEntry(item: ExtraContent): Promise<CpioEntry> {
   return { type: "file", path, source: item.source, mode: item.mode ?? mode };
 }
 
+/** `init` with the modules to load added to its variables (a literal `/init` is left as it is). */
+function initWithModules(init: RootfsSpec["init"], load: readonly string[]): RootfsSpec["init"] {
+  if (!load.length || (init && "content" in init)) return init;
+  const vars = init?.vars ?? {};
+  const modules = [...new Set([...((vars.modules as string[] | undefined) ?? []), ...load])];
+  return { ...init, vars: { ...vars, modules } };
+}
+
 /** All entries of the image described by `spec` (unsorted; the cpio writer sorts). */
-export async function rootfsEntries(spec: RootfsSpec): Promise<CpioEntry[]> {
+export async function rootfsEntries(spec: RootfsSpec, o: { log?: Logger } = {}): Promise<CpioEntry[]> {
+  const modules = spec.modules ? await moduleEntries(spec.modules) : undefined;
+  if (modules?.builtin.length) o.log?.step(`${modules.builtin.join(", ")} ${modules.builtin.length === 1 ? "is" : "are"} built into the kernel: nothing to load`);
   const entries: CpioEntry[] = [
     ...baseLayout(),
     { type: "file", path: "bin/busybox", source: spec.busybox, mode: 0o755 },
-    { type: "file", path: "init", data: new TextEncoder().encode(renderInit(spec.init)), mode: 0o755 },
+    { type: "file", path: "init", data: new TextEncoder().encode(renderInit(initWithModules(spec.init, modules?.load ?? []))), mode: 0o755 },
     { type: "file", path: "etc/udhcpc.script", source: join(builtinTemplates, "udhcpc.script"), mode: 0o755 },
+    ...(modules?.entries ?? []),
   ];
   // The recipe's own content wins over a link.
   const taken = new Set([...entries.map((e) => e.path), ...(spec.extra ?? []).map((x) => archivePath(x.dest))]);

@@ -3,10 +3,16 @@
  * longterm kernel with the default features and the default busybox image,
  * each built once and cached. `run`, `emit`, `build` and the DSL's
  * `microvm()` start here; the VM stage itself never builds anything.
+ * Modules asked for (`modules`, `moduleDirs`) switch the kernel's module
+ * support on; out-of-tree ones are built against that kernel, and all are
+ * packed into the initramfs, whose `/init` loads the named ones.
  */
 import { type LockOptions, lockedKernel } from "../fetch/locked.ts";
 import { buildInitramfs, type Initramfs } from "../initramfs/build.ts";
 import { buildKernel, type KernelBuild } from "../kernel/build.ts";
+import { buildExternalModule, checkModuleSource } from "../kernel/external-module.ts";
+import { checkModuleName } from "../kernel/modules.ts";
+import type { ModuleSet } from "../initramfs/modules.ts";
 import { DEFAULT_FEATURES } from "../kernel/fragments.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 import type { MicroVM } from "../vm/microvm.ts";
@@ -36,21 +42,62 @@ export interface DefaultVmOptions extends VmOptions {
   /** Templates to look in first (a recipe's own templates/). */
   templateDirs?: readonly string[];
   lock?: LockOptions;
+  /**
+   * Kernel modules `/init` loads (`modprobe`) before the command or shell:
+   * the kernel's own `=m` ones and those of `moduleDirs`. A name built into
+   * the kernel is skipped; one that is nowhere is an error before the boot.
+   */
+  modules?: readonly string[];
+  /**
+   * Out-of-tree module sources (a directory with a Kbuild or Makefile),
+   * built against the kernel and packed; they load with `modprobe NAME`
+   * in the guest, or at boot when named in `modules`.
+   */
+  moduleDirs?: readonly string[];
+}
+
+/** True when `o` asks for kernel modules: the kernel then gets module support, and the initramfs the modules. */
+function wantsModules(o: DefaultVmOptions): boolean {
+  return Boolean(o.modules?.length || o.moduleDirs?.length);
 }
 
 /** The default kernel: the longterm release with the default features, built once and cached. */
 export async function defaultKernel(o: DefaultVmOptions = {}): Promise<KernelBuild> {
   const log = o.log ?? stderrLogger({ quiet: o.quiet });
-  const kernel = { features: o.features ?? DEFAULT_FEATURES, fragments: o.fragments, overrides: o.overrides, templateDirs: o.templateDirs, log, quiet: o.quiet, env: o.env };
+  const kernel = { features: o.features ?? DEFAULT_FEATURES, fragments: o.fragments, overrides: o.overrides, templateDirs: o.templateDirs, moduleSupport: wantsModules(o), log, quiet: o.quiet, env: o.env };
   if (o.kernelTree !== undefined) return await buildKernel({ ...kernel, tree: o.kernelTree });
   const tarball = await lockedKernel(o.kernelVersion ?? "longterm", { source: o.kernelSource, log, quiet: o.quiet, env: o.env, lock: o.lock });
   return await buildKernel({ ...kernel, tarball });
 }
 
-/** The default initramfs, with `command` baked into `/init` when given; a plain cpio (gunzip costs ~50 ms per TCG boot). */
-export async function defaultInitramfs(o: DefaultVmOptions & { log: Logger }): Promise<Initramfs> {
+/**
+ * The modules for `kernel`'s initramfs: its own `=m` ones and those of
+ * `o.moduleDirs` (built against it, cached), with the names to load.
+ * Undefined when the kernel has no modules and none were asked for.
+ */
+export async function kernelModules(kernel: KernelBuild, o: DefaultVmOptions & { log: Logger }): Promise<ModuleSet | undefined> {
+  if (!kernel.modules && !wantsModules(o)) return undefined;
+  if (!kernel.modules || !kernel.release) {
+    throw new VmSpecError(`Kernel modules were asked for, but the kernel ${kernel.version} has no module support`, "leave out CONFIG_MODULES=n: microforge switches module support on when modules are asked for (a recipe's own kernel() takes { moduleSupport: true })");
+  }
+  const dirs = [kernel.modules];
+  for (const source of o.moduleDirs ?? []) dirs.push((await buildExternalModule(kernel, source, { log: o.log, quiet: o.quiet, env: o.env })).modules);
+  return { release: kernel.release, dirs, load: [...(o.modules ?? [])] };
+}
+
+/** The default initramfs, with `command` baked into `/init` when given, and `modules` packed; a plain cpio (gunzip costs ~50 ms per TCG boot). */
+export async function defaultInitramfs(o: DefaultVmOptions & { log: Logger; moduleSet?: ModuleSet }): Promise<Initramfs> {
   const vars = o.command?.length ? { command: [...o.command], interactiveShell: false } : undefined;
-  return await buildInitramfs({ log: o.log, env: o.env, gzip: false, init: { vars, templateDirs: [...(o.templateDirs ?? [])] } });
+  return await buildInitramfs({ log: o.log, env: o.env, gzip: false, modules: o.moduleSet, init: { vars, templateDirs: [...(o.templateDirs ?? [])] } });
+}
+
+/** Refuse module options that cannot work with what else `o` gives, before any long work. */
+function checkModuleOptions(o: DefaultVmOptions): void {
+  if (!wantsModules(o)) return;
+  (o.modules ?? []).forEach(checkModuleName);
+  (o.moduleDirs ?? []).forEach(checkModuleSource);
+  if (o.initrd) throw new VmSpecError("Kernel modules need microforge's own initramfs, not the one given", "leave out --initrd, or put the modules into your own image");
+  if (typeof o.kernel === "string") throw new VmSpecError("Kernel modules need a kernel microforge builds, not a kernel file", "leave out --kernel (or use --kernel-tree), so the modules are built with the kernel");
 }
 
 /** The VM `o` describes, building (or reusing) the default kernel and initramfs for what it leaves out. */
@@ -62,7 +109,9 @@ export async function vmWithDefaults(o: DefaultVmOptions = {}): Promise<MicroVM>
   const qemu = o.qemu ?? (await findQemuOrThrow({ env }));
   const bios = o.bios ?? (await findQbootOrThrow(qemu, { env }));
   if (o.command?.length && o.initrd) throw new VmSpecError("A command to bake into /init needs microforge's own initramfs, not the one given", "leave out --initrd, or put the command into your own image's /init");
+  checkModuleOptions(o);
   const kernel = o.kernel ?? (await defaultKernel({ ...o, log }));
-  const initrd = o.initrd ?? (await defaultInitramfs({ ...o, log }));
+  const moduleSet = o.initrd || typeof kernel === "string" ? undefined : await kernelModules(kernel, { ...o, log });
+  const initrd = o.initrd ?? (await defaultInitramfs({ ...o, log, moduleSet }));
   return await prepareVm({ ...o, log, kernel, initrd, qemu, bios });
 }

@@ -33,6 +33,13 @@ export interface KernelOptions {
   overrides?: readonly string[];
   /** Options the config templates see as `opts`. */
   opts?: Record<string, unknown>;
+  /**
+   * Loadable module support (CONFIG_MODULES), for modules built against
+   * this kernel (`microvm({ kernel, moduleDirs })`); on by itself when some
+   * symbol is `=m`. The build then installs its modules, and `microvm()`
+   * packs them.
+   */
+  moduleSupport?: boolean;
   allowDropped?: boolean;
   makeVars?: readonly string[];
   log?: Logger;
@@ -52,6 +59,7 @@ export async function kernel(o: KernelOptions = {}): Promise<KernelBuild> {
     fragments: o.fragments?.map((f) => findTemplate(f, [ctx.templates])),
     overrides: o.overrides,
     opts: o.opts,
+    moduleSupport: o.moduleSupport,
     allowDropped: o.allowDropped,
     makeVars: o.makeVars,
     templateDirs: [ctx.templates],
@@ -124,7 +132,11 @@ export async function initramfs(o: InitramfsOptions = {}): Promise<Initramfs> {
   return await buildInitramfs({ ...o, init });
 }
 
-/** Describe a microVM: kernel and initramfs (built by the steps above, or the defaults), memory, devices. */
+/**
+ * Describe a microVM: kernel and initramfs (built by the steps above, or the
+ * defaults), memory, devices; `modules` and `moduleDirs` pack kernel modules
+ * and load the named ones at boot.
+ */
 export async function microvm(o: DefaultVmOptions = {}): Promise<Vm> {
   const ctx = recipeContext();
   return new Vm(await vmWithDefaults({ lock: ctx.lock, templateDirs: [ctx.templates], ...o }));

@@ -223,3 +223,25 @@ export class VersionSpecError extends VersionError {
 
 /** The guest exited abnormally: a kernel panic, or no status came back. */
 export class GuestError extends MicroforgeError {}
+
+/**
+ * A kernel module cannot be used as asked: a source directory without a
+ * Kbuild or Makefile, a name no packed module has, a kernel without module
+ * support, two modules of one name. The CLI exits 2.
+ */
+export class ModuleError extends InputError {}
+
+/** An out-of-tree module did not build: the make command, its exit code and the last lines of its output. */
+export class ModuleBuildError extends MicroforgeError {
+  constructor(
+    /** The module's source directory (as given). */
+    readonly source: string,
+    readonly argv: readonly string[],
+    readonly code: number | null,
+    readonly tail: string,
+    hint: string,
+  ) {
+    const how = code === null ? "was killed" : `exited with code ${code}`;
+    super(`Module ${source} did not build: ${argv.join(" ")} ${how}${tail ? `\n--- last lines of output ---\n${tail}\n---` : ""}`, hint);
+  }
+}
