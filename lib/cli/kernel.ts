@@ -16,7 +16,7 @@ import { treeLockInfo } from "../kernel/tree-lock.ts";
 import { assertBuildToolchain } from "../host/toolchain.ts";
 import { configureKernel } from "../kernel/config.ts";
 import { checkFragmentFile, DEFAULT_FEATURES, expandFeatures, kernelConfigRequest, localFragment } from "../kernel/fragments.ts";
-import { localTree } from "../kernel/local-tree.ts";
+import { localTree, makefileVersion } from "../kernel/local-tree.ts";
 import { kernelMenuCmd } from "./kernel-menu.ts";
 import { assertTerminal } from "../kernel/menuconfig.ts";
 import { resolveKernel } from "../fetch/kernel-tarball.ts";
@@ -34,10 +34,9 @@ async function treeVersion(tree: string): Promise<string> {
   const hint = "pass the top directory of an extracted kernel (`microforge fetch kernel --extract` prints one)";
   const s = await stat(tree).catch(() => undefined);
   if (!s?.isDirectory()) throw new KernelTreeError(`Kernel tree ${tree} ${s ? "is not a directory" : "does not exist"}`, hint);
-  const mk = await readFile(join(tree, "Makefile"), "utf8").catch(() => "");
-  const f = (n: string) => new RegExp(`^${n} = (\\d*)`, "m").exec(mk)?.[1];
-  if (!f("VERSION")) throw new KernelTreeError(`${tree} is not a kernel source tree (no VERSION in its Makefile)`, hint);
-  return [f("VERSION"), f("PATCHLEVEL"), f("SUBLEVEL")].filter((x) => x !== undefined && x !== "").join(".");
+  const v = makefileVersion(await readFile(join(tree, "Makefile"), "utf8").catch(() => ""));
+  if (!v) throw new KernelTreeError(`${tree} is not a kernel source tree (no VERSION in its Makefile)`, hint);
+  return v.version;
 }
 
 /** The config inputs the flags ask for, each checked before any lookup or download. */

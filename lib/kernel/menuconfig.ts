@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { parseDotConfig, renderFragment } from "./dot-config.ts";
 import { configureKernel } from "./config.ts";
+import { makefileVersion } from "./local-tree.ts";
 import { reproducibleEnv } from "./build.ts";
 import type { ConfigRequest } from "./fragments.ts";
 import { cacheRoot, writeFileAtomic } from "../util/cache-dir.ts";
@@ -81,9 +82,7 @@ export function mergeFragment(existing: string | undefined, changes: ReadonlyMap
 }
 
 async function treeVersion(tree: string): Promise<string | undefined> {
-  const mk = await readFile(join(tree, "Makefile"), "utf8").catch(() => "");
-  const f = (n: string) => new RegExp(`^${n} = (\\d+)`, "m").exec(mk)?.[1];
-  return f("VERSION") ? [f("VERSION"), f("PATCHLEVEL"), f("SUBLEVEL")].filter(Boolean).join(".") : undefined;
+  return makefileVersion(await readFile(join(tree, "Makefile"), "utf8").catch(() => ""))?.version;
 }
 
 /** The header of a new local fragment (no date, so rewriting the same choices gives the same bytes). */
