@@ -34,6 +34,7 @@ export type { Phase } from "./run/phases.ts";
 export {
   ArchiveFormatError,
   BootTimeoutError,
+  BundleError,
   BusyboxError,
   CacheWriteError,
   ChecksumError,

@@ -13,11 +13,12 @@ import { cacheCommand } from "./cache.ts";
 import { kernelCommand } from "./kernel.ts";
 import { runCommand } from "./run.ts";
 import { emitCommand } from "./emit.ts";
+import { rerunCommand } from "./rerun.ts";
 import { buildCommand } from "./build.ts";
 import { newCommand } from "./new.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [runCommand, emitCommand, buildCommand, newCommand, doctorCommand, versionsCommand, fetchCommand, kernelCommand, initramfsCommand, cacheCommand];
+export const commands: readonly Command[] = [runCommand, rerunCommand, emitCommand, buildCommand, newCommand, doctorCommand, versionsCommand, fetchCommand, kernelCommand, initramfsCommand, cacheCommand];
 
 function mainHelp(): string {
   const rows = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

@@ -5,15 +5,19 @@
  */
 import { statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { formatCommand } from "../util/shell-command.ts";
 import type { Command } from "./command.ts";
 import type { ParsedArgs } from "../util/flags.ts";
-import { UsageError } from "../util/errors.ts";
+import { type MicroforgeError, UsageError } from "../util/errors.ts";
+import { emptyLock } from "../sources/lock-file.ts";
 import { stderrLogger } from "../util/log.ts";
 import { renderTimelineTable } from "../run/timeline-svg.ts";
 import { startVm } from "../run/start.ts";
-import { vmWithDefaults } from "../recipe/defaults.ts";
+import { streamSink } from "../run/exec.ts";
+import { BundleRecorder } from "../run/bundle-recorder.ts";
+import { checkBundleTarget, writeBundle } from "../run/bundle.ts";
+import { type BuiltVm, vmWithDefaults } from "../recipe/defaults.ts";
 import { vmFlags, vmOptions } from "./vm-flags.ts";
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -28,6 +32,8 @@ export const runCommand: Command = {
     { name: "timeout", type: "string", description: "stop the VM after this many seconds, exit 124 (default 120 for -- CMD; none for a shell fed from a pipe)" },
     { name: "timings", type: "boolean", description: "print a table of boot phases (QEMU start, kernel, /init, command, shutdown); turns off the kernel's quiet" },
     { name: "timeline", type: "string", description: "write the boot phases as an SVG chart to this file" },
+    { name: "bundle", type: "string", description: "write a repro bundle of the run to this new folder (kernel, initramfs, .config, lock, console, output, exit code); `microforge rerun DIR` runs it again" },
+    { name: "bundle-on-failure", type: "string", description: "the same, only when the command fails (non-zero exit, timeout, panic)" },
     { name: "verbose", alias: "v", type: "boolean", description: "scripted runs: show the kernel console on stderr" },
     { name: "quiet", alias: "q", type: "boolean", description: "no progress output" },
   ],
@@ -45,7 +51,14 @@ export const runCommand: Command = {
       } catch { /* missing: refused below */ }
       if (!isDir) throw new UsageError(`Cannot write --timeline ${args.timeline}: there is no directory ${dir}`, "create the directory first, or write the SVG elsewhere");
     }
-    const vm = await vmWithDefaults({ ...vmOptions(args), log, quiet: args.quiet as boolean });
+    const bundleDir = (args.bundle ?? args["bundle-on-failure"]) as string | undefined;
+    if (args.bundle !== undefined && args["bundle-on-failure"] !== undefined) throw new UsageError("--bundle and --bundle-on-failure both name a bundle", "pass one: --bundle always writes it, --bundle-on-failure only when the command fails");
+    if (bundleDir !== undefined) {
+      if (!args._.length) throw new UsageError("A repro bundle records a command: --bundle needs `-- CMD ARGS...`", "pass the command to record, e.g. --bundle DIR -- sh -c 'exit 7'");
+      await checkBundleTarget(bundleDir, args.bundle !== undefined ? "--bundle" : "--bundle-on-failure");
+    }
+    let built: BuiltVm | undefined;
+    const vm = await vmWithDefaults({ ...vmOptions(args), log, quiet: args.quiet as boolean, onBuilt: (b) => (built = b) });
     if (args.gdb !== undefined) {
       // The symbols: the vmlinux beside the boot image (a bzImage is booted when the kernel has no PVH entry).
       const k = vm.spec.kernel;
@@ -56,15 +69,39 @@ export const runCommand: Command = {
       if (!have) log.warn(`no vmlinux beside ${k}: pass the one your kernel was built with`);
     }
     if (!args._.length) log.step(process.stdin.isTTY ? "booting; exit the shell (or press Ctrl-A X) to stop the VM" : "booting; stdin is not a terminal, so it is the guest shell's input (EOF ends the VM)");
-    return await startVm(vm, args._, {
-      timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+    const verbose = args.verbose ? (c: string) => void process.stderr.write(c) : undefined;
+    const rec = bundleDir === undefined ? undefined : new BundleRecorder();
+    let failure: MicroforgeError | undefined;
+    const timeoutMs = timeout === undefined ? undefined : timeout * 1000;
+    const code = await startVm(vm, args._, {
+      timeoutMs,
       timings: args.timings as boolean,
       timeline: args.timeline as string | undefined,
-      console: args.verbose ? (c) => process.stderr.write(c) : undefined,
+      // A bundle keeps the whole console log, so the kernel is not quiet.
+      console: rec ? rec.console(verbose) : verbose,
+      ...(rec ? { stdout: rec.sink("stdout", streamSink(process.stdout)), stderr: rec.sink("stderr", streamSink(process.stderr)), quietKernel: false } : {}),
+      onError: (err) => (failure = err),
       onResult(r) {
         if (args.timings) process.stderr.write(renderTimelineTable(r.phases, r.timings.exitMs ?? 0));
         if (args.timeline) log.step(`boot timeline written to ${args.timeline}`);
       },
     });
+    if (rec && bundleDir !== undefined && (args.bundle !== undefined || code !== 0)) {
+      const kept = rec.get();
+      await writeBundle(bundleDir, {
+        vm,
+        command: args._,
+        exitCode: code,
+        error: failure?.message,
+        decodedPanic: (failure as { decodedTrace?: string } | undefined)?.decodedTrace,
+        ...kept,
+        config: built?.config === undefined ? undefined : await readFile(built.config, "utf8"),
+        lock: built?.lock ?? emptyLock(),
+        kernel: built?.kernel ?? {},
+        run: { quietKernel: false, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+      });
+      log.step(`repro bundle written to ${bundleDir} (exit ${code}); \`microforge rerun ${bundleDir}\` boots the same bytes again`);
+    }
+    return code;
   },
 };

@@ -9,12 +9,17 @@ import { type FlagSpec, type ParsedArgs } from "../util/flags.ts";
 import { MicroforgeError, UsageError } from "../util/errors.ts";
 import { checkFragmentFile, expandFeatures } from "../kernel/fragments.ts";
 import { parseOverride } from "../kernel/dot-config.ts";
+import { checkModuleName } from "../kernel/modules.ts";
+import { checkModuleSource } from "../kernel/external-module.ts";
 import type { Disk, MachineProps } from "../vm/microvm.ts";
 import { checkSpec } from "../sources/version-spec.ts";
 import type { ShareOption } from "../vm/prepare.ts";
 import type { DefaultVmOptions } from "../recipe/defaults.ts";
 import { checkKernelArg, parseCpus, parseHostfwd, parseMemory } from "../vm/values.ts";
 import { checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions } from "./source-flags.ts";
+
+/** `--accel`, shared with `rerun`. */
+export const accelFlag: FlagSpec = { name: "accel", type: "string", default: "auto", env: "MICROFORGE_ACCEL", description: "auto (KVM when it really works, else TCG), kvm or tcg" };
 
 /** The VM flags. */
 export const vmFlags: FlagSpec[] = [
@@ -25,11 +30,13 @@ export const vmFlags: FlagSpec[] = [
   { name: "kernel-tree", type: "string", env: "MICROFORGE_KERNEL_TREE", description: "build the kernel from your own source tree (built out of tree, never written to)" },
   { name: "config", type: "strings", description: "a kernel fragment file of your own (.config or .ejs)" },
   { name: "set", type: "strings", description: "one kernel override, CONFIG_X=y|n|m (applied last)" },
+  { name: "modules", type: "strings", description: "kernel modules /init loads with modprobe before the command: a,b (switches CONFIG_MODULES on)" },
+  { name: "module", type: "strings", description: "an out-of-tree module source DIR (Kbuild or Makefile), built against the kernel and packed; modprobe NAME in the guest" },
   { name: "gdb", type: "string", optional: "1234", description: "QEMU's gdb stub on 127.0.0.1:PORT (default 1234), CPU paused until gdb continues; adds nokaslr" },
   { name: "initrd", type: "string", description: "initramfs to boot (default: microforge's busybox initramfs)" },
   { name: "memory", alias: "m", type: "string", default: "512M", description: "guest memory: 512, 512M, 1G (2G exactly is refused: microvm hangs)" },
   { name: "cpus", type: "string", default: "1", description: "virtual CPUs" },
-  { name: "accel", type: "string", default: "auto", env: "MICROFORGE_ACCEL", description: "auto (KVM when it really works, else TCG), kvm or tcg" },
+  accelFlag,
   { name: "append", type: "strings", description: "extra kernel argument" },
   { name: "machine", type: "strings", description: "microvm property NAME=on|off (pit, pic, rtc, isa-serial, acpi, pcie)" },
   { name: "disk", type: "strings", description: "virtio-blk disk image PATH[:ro] (/dev/vda, /dev/vdb, ...)" },
@@ -73,7 +80,8 @@ function disk(spec: string): Disk {
 
 const ACCELS: readonly AccelChoice[] = ["auto", "kvm", "tcg"];
 
-function accel(value: string): AccelChoice {
+/** Check an `--accel` value. */
+export function accelValue(value: string): AccelChoice {
   if ((ACCELS as readonly string[]).includes(value)) return value as AccelChoice;
   const close = suggest(value, ACCELS);
   throw new UsageError(`Unknown accelerator ${JSON.stringify(value)} (--accel)`, `${close ? `did you mean ${close}? Use` : "use"} auto, kvm or tcg`);
@@ -100,6 +108,8 @@ export function vmOptions(args: ParsedArgs): DefaultVmOptions {
   if (args.kernel === undefined && args["kernel-tree"] === undefined) checkSourceFlag(args, "kernel-source");
   (args.set as string[]).forEach((s) => flagValue("set", () => parseOverride(s)));
   (args.config as string[]).forEach((f) => flagValue("config", () => checkFragmentFile(f)));
+  const modules = listFlag(args, "modules").map(checkModuleName);
+  (args.module as string[]).forEach((d) => flagValue("module", () => checkModuleSource(d)));
   const gdb = args.gdb === undefined ? undefined : String(args.gdb);
   if (gdb !== undefined && !(/^\d+$/.test(gdb) && Number(gdb) > 0 && Number(gdb) < 65536)) throw new UsageError(`Invalid --gdb ${JSON.stringify(gdb)}`, "pass a TCP port from 1 to 65535, or --gdb alone for 1234");
   flagValue("memory", () => parseMemory(args.memory as string));
@@ -112,10 +122,12 @@ export function vmOptions(args: ParsedArgs): DefaultVmOptions {
     fragments: args.config as string[],
     overrides: args.set as string[],
     features: features.length ? features : undefined,
+    modules,
+    moduleDirs: args.module as string[],
     initrd: args.initrd as string | undefined,
     memory: args.memory as string,
     cpus: flagValue("cpus", () => parseCpus(args.cpus as string)),
-    accel: accel(args.accel as string),
+    accel: accelValue(args.accel as string),
     append: [...(args.append as string[]).map((a) => flagValue("append", () => checkKernelArg(a))), ...(gdb ? ["nokaslr"] : [])],
     machine: machine(args.machine as string[]),
     disks: (args.disk as string[]).map(disk),

@@ -112,15 +112,9 @@ export interface TreeLockInfo {
 /** The lock entry's name for a kernel built from a local tree (beside, not instead of, a release's `kernel`). */
 export const TREE_LOCK_ENTRY = "kernel-tree";
 
-/**
- * Record a local tree's build in the lock. A tree changes under the developer,
- * so `reuse` and `update` rewrite the entry; `locked` refuses any difference
- * (another tree, commit, diff, config or image), saying what changed.
- */
-export async function lockTreeBuild(lockOpts: LockOptions | undefined, info: TreeLockInfo): Promise<void> {
-  if (!lockOpts) return;
-  const lock = await readLock(lockOpts.path);
-  const entry: LockEntry = {
+/** The lock entry of a local tree's build (see {@linkcode lockTreeBuild}). */
+export function treeLockEntry(info: TreeLockInfo): LockEntry {
+  return {
     spec: "tree",
     version: info.release,
     source: "tree",
@@ -129,6 +123,17 @@ export async function lockTreeBuild(lockOpts: LockOptions | undefined, info: Tre
     configHash: info.configHash,
     ...(info.git ? { commit: info.git.commit, dirty: info.git.dirty, ...(info.git.diffSha256 ? { diffSha256: info.git.diffSha256 } : {}) } : {}),
   };
+}
+
+/**
+ * Record a local tree's build in the lock. A tree changes under the developer,
+ * so `reuse` and `update` rewrite the entry; `locked` refuses any difference
+ * (another tree, commit, diff, config or image), saying what changed.
+ */
+export async function lockTreeBuild(lockOpts: LockOptions | undefined, info: TreeLockInfo): Promise<void> {
+  if (!lockOpts) return;
+  const lock = await readLock(lockOpts.path);
+  const entry = treeLockEntry(info);
   const old = lock.artifacts[TREE_LOCK_ENTRY];
   if (lockOpts.mode === "locked") {
     const fields = ["url", "commit", "dirty", "diffSha256", "configHash", "sha256"] as const;

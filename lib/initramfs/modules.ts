@@ -81,7 +81,9 @@ export async function moduleEntries(set: ModuleSet): Promise<PackedModules> {
     const name = raw.replaceAll("-", "_");
     if (names.includes(name)) {
       if (!load.includes(name)) load.push(name);
-    } else if (builtin.has(name)) inKernel.push(name);
+    } else if (builtin.has(name)) {
+      if (!inKernel.includes(name)) inKernel.push(name);
+    }
     else {
       const close = suggest(name, names);
       const there = names.length ? `the modules there are ${names.join(", ")}` : "no module was built";

@@ -9,7 +9,7 @@
  * directory's files, the kernel's key), as `lib/modules/<release>/extra/*.ko`.
  */
 import { statSync } from "node:fs";
-import { copyFile, lstat, mkdir, readdir, readFile, realpath, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileKind } from "../util/file-kind.ts";
@@ -29,6 +29,8 @@ const MODULE_FORMAT = 1;
 /** A module source larger than this is more likely a wrong directory (a home, a whole tree) than a module. */
 const MAX_FILES = 2000;
 const MAX_BYTES = 64 << 20;
+/** The most of make's output kept for build.log (its last 400 lines are written). */
+const LOG_CHARS = 256 << 10;
 /** Build output and VCS data: never copied into the build, never part of the key. */
 const SKIP = /^(?:\.git|\.tmp_versions|\..*\.cmd|.*\.(?:o|ko|mod|mod\.c|a|order|symvers|dwo)|Module\.symvers|modules\.order)$/;
 
@@ -77,7 +79,12 @@ async function sourceFiles(dir: string): Promise<{ path: string; sha256: string;
     for (const name of (await readdir(join(dir, rel))).sort()) {
       if (SKIP.test(name)) continue;
       const path = rel ? `${rel}/${name}` : name;
-      const s = await lstat(join(dir, path));
+      let s = await lstat(join(dir, path));
+      // A symlinked file (a shared header) is copied as the file it names; a symlinked directory could loop.
+      if (s.isSymbolicLink()) {
+        s = await stat(join(dir, path)).catch(() => s);
+        if (s.isDirectory()) throw new ModuleError(`Module source ${dir} has a symlinked directory ${path}`, `${HINT}; copy the directory in instead of linking it`);
+      }
       if (s.isDirectory()) await walk(path);
       else if (s.isFile()) {
         bytes += s.size;
@@ -153,9 +160,9 @@ export async function buildExternalModule(kernel: KernelBuild, source: string, o
       const jobs = o.jobs ?? availableParallelism();
       let output = "";
       await moduleMake(source, () =>
-        run(["make", "-C", tree, `O=${buildDir}`, `M=${copy}`, `-j${jobs}`, "modules"], { env: make.env, onOutput: (c) => void (output = outputTail(output + c, 400)) })
+        run(["make", "-C", tree, `O=${buildDir}`, `M=${copy}`, `-j${jobs}`, "modules"], { env: make.env, onOutput: (c) => void (output = (output + c).slice(-LOG_CHARS)) })
       );
-      await writeFile(join(out, "build.log"), output);
+      await writeFile(join(out, "build.log"), `${outputTail(output, 400)}\n`);
       await moduleMake(source, () => installModules(make, out));
       const modules = join(out, "lib", "modules", release);
       await rm(join(modules, "build"), { force: true });

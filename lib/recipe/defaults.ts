@@ -7,7 +7,10 @@
  * support on; out-of-tree ones are built against that kernel, and all are
  * packed into the initramfs, whose `/init` loads the named ones.
  */
-import { type LockOptions, lockedKernel } from "../fetch/locked.ts";
+import { type LockOptions, lockedKernel, lockTreeBuild, TREE_LOCK_ENTRY, treeLockEntry } from "../fetch/locked.ts";
+import type { KernelTarball } from "../fetch/kernel-tarball.ts";
+import { emptyLock, type LockFile } from "../sources/lock-file.ts";
+import { treeLockInfo } from "../kernel/tree-lock.ts";
 import { buildInitramfs, type Initramfs } from "../initramfs/build.ts";
 import { buildKernel, type KernelBuild } from "../kernel/build.ts";
 import { buildExternalModule, checkModuleSource } from "../kernel/external-module.ts";
@@ -54,6 +57,30 @@ export interface DefaultVmOptions extends VmOptions {
    * in the guest, or at boot when named in `modules`.
    */
   moduleDirs?: readonly string[];
+  /** Told what the VM was made of, once it is (a repro bundle records it). */
+  onBuilt?: (built: BuiltVm) => void;
+}
+
+/** What went into a VM: the lock entries of its parts, the kernel's `.config` and who it is. */
+export interface BuiltVm {
+  /** Lock entries (as `microforge.lock.json` has them) of the kernel source, the tree build and busybox. */
+  lock: LockFile;
+  /** The path of the kernel's final `.config`, for a kernel microforge built. */
+  config?: string;
+  kernel: { version?: string; release?: string; configHash?: string; tree?: unknown };
+}
+
+/** The {@linkcode BuiltVm} of a VM made of these parts. */
+function builtVm(o: DefaultVmOptions, kernel: string | KernelBuild, tarball: KernelTarball | undefined, initrd: string | Initramfs): BuiltVm {
+  const lock = emptyLock();
+  if (tarball) lock.artifacts.kernel = { spec: o.kernelVersion ?? "longterm", version: tarball.version, source: tarball.source, url: tarball.url, sha256: tarball.sha256 };
+  if (typeof kernel !== "string" && kernel.local) lock.artifacts[TREE_LOCK_ENTRY] = treeLockEntry(treeLockInfo(kernel));
+  if (typeof initrd !== "string") {
+    const bb = initrd.busybox;
+    lock.artifacts.busybox = { spec: "default", version: bb.version ?? "unknown", source: bb.origin, url: bb.url ?? bb.path, sha256: bb.sha256 };
+  }
+  if (typeof kernel === "string") return { lock, kernel: {} };
+  return { lock, config: kernel.config, kernel: { version: kernel.version, release: kernel.release, configHash: kernel.configHash, ...(kernel.local ? { tree: kernel.local } : {}) } };
 }
 
 /** True when `o` asks for kernel modules: the kernel then gets module support, and the initramfs the modules. */
@@ -63,11 +90,20 @@ function wantsModules(o: DefaultVmOptions): boolean {
 
 /** The default kernel: the longterm release with the default features, built once and cached. */
 export async function defaultKernel(o: DefaultVmOptions = {}): Promise<KernelBuild> {
+  return (await kernelAndSource(o)).kernel;
+}
+
+/** The default kernel and the tarball it was built from (none for a local tree, whose build goes into the lock). */
+async function kernelAndSource(o: DefaultVmOptions): Promise<{ kernel: KernelBuild; tarball?: KernelTarball }> {
   const log = o.log ?? stderrLogger({ quiet: o.quiet });
   const kernel = { features: o.features ?? DEFAULT_FEATURES, fragments: o.fragments, overrides: o.overrides, templateDirs: o.templateDirs, moduleSupport: wantsModules(o), log, quiet: o.quiet, env: o.env };
-  if (o.kernelTree !== undefined) return await buildKernel({ ...kernel, tree: o.kernelTree });
+  if (o.kernelTree !== undefined) {
+    const built = await buildKernel({ ...kernel, tree: o.kernelTree });
+    await lockTreeBuild(o.lock, treeLockInfo(built));
+    return { kernel: built };
+  }
   const tarball = await lockedKernel(o.kernelVersion ?? "longterm", { source: o.kernelSource, log, quiet: o.quiet, env: o.env, lock: o.lock });
-  return await buildKernel({ ...kernel, tarball });
+  return { kernel: await buildKernel({ ...kernel, tarball }), tarball };
 }
 
 /**
@@ -110,8 +146,11 @@ export async function vmWithDefaults(o: DefaultVmOptions = {}): Promise<MicroVM>
   const bios = o.bios ?? (await findQbootOrThrow(qemu, { env }));
   if (o.command?.length && o.initrd) throw new VmSpecError("A command to bake into /init needs microforge's own initramfs, not the one given", "leave out --initrd, or put the command into your own image's /init");
   checkModuleOptions(o);
-  const kernel = o.kernel ?? (await defaultKernel({ ...o, log }));
+  const built: { kernel: string | KernelBuild; tarball?: KernelTarball } = o.kernel ? { kernel: o.kernel } : await kernelAndSource({ ...o, log });
+  const kernel = built.kernel;
   const moduleSet = o.initrd || typeof kernel === "string" ? undefined : await kernelModules(kernel, { ...o, log });
   const initrd = o.initrd ?? (await defaultInitramfs({ ...o, log, moduleSet }));
-  return await prepareVm({ ...o, log, kernel, initrd, qemu, bios });
+  const vm = await prepareVm({ ...o, log, kernel, initrd, qemu, bios });
+  o.onBuilt?.(builtVm(o, kernel, built.tarball, initrd));
+  return vm;
 }

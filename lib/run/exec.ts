@@ -54,7 +54,7 @@ export interface ExecOptions {
 export type OutputSink = (chunk: Uint8Array) => unknown;
 
 /** A sink writing to `stream` that asks to pause while the stream's buffer is full. */
-function streamSink(stream: NodeJS.WritableStream & { destroyed?: boolean }): (chunk: Uint8Array) => Promise<void> | undefined {
+export function streamSink(stream: NodeJS.WritableStream & { destroyed?: boolean }): (chunk: Uint8Array) => Promise<void> | undefined {
   return (chunk) => {
     if (stream.destroyed) return; // the reader went away (EPIPE): drop the rest, like a pipeline would
     if (stream.write(chunk)) return;

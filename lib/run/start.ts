@@ -27,6 +27,8 @@ export interface StartOptions extends ExecOptions {
   onResult?: (result: ExecResult) => void;
   /** Where a guest failure is reported (default stderr). */
   report?: (line: string) => void;
+  /** Called with a scripted run's failure (a panic, a timeout) before it is reported. */
+  onError?: (err: MicroforgeError) => void;
 }
 
 /** The shell a piped stdin feeds: busybox sh reading commands from stdin. */
@@ -34,7 +36,7 @@ export const PIPED_SHELL: readonly string[] = ["sh"];
 
 /** Boot `vm`: run `command`, or a shell; resolves to the exit status to end with (see the module doc). */
 export async function startVm(vm: MicroVM, command: readonly string[] = [], options: StartOptions = {}): Promise<number> {
-  const { tty = Boolean(process.stdin.isTTY), onResult, report = (l) => void process.stderr.write(l), ...exec } = options;
+  const { tty = Boolean(process.stdin.isTTY), onResult, onError, report = (l) => void process.stderr.write(l), ...exec } = options;
   if (!command.length && tty) return await runInteractive(vm);
   const piped = !command.length;
   const stdin = exec.stdin !== undefined ? exec.stdin : tty ? null : (process.stdin as AsyncIterable<Uint8Array>);
@@ -44,6 +46,7 @@ export async function startVm(vm: MicroVM, command: readonly string[] = [], opti
     return r.exitCode;
   } catch (err) {
     if (!(err instanceof MicroforgeError)) throw err;
+    onError?.(err);
     report(`microforge: ${err.message}\n`);
     // A guest that failed without a status of its own (a panic, QEMU gone) is 255, as in containers.
     return err.exitCode === 1 ? 255 : err.exitCode;

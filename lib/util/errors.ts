@@ -245,3 +245,6 @@ export class ModuleBuildError extends MicroforgeError {
     super(`Module ${source} did not build: ${argv.join(" ")} ${how}${tail ? `\n--- last lines of output ---\n${tail}\n---` : ""}`, hint);
   }
 }
+
+/** A repro bundle cannot be written where asked, or read back: not a bundle, another format, or a file changed since it was written. */
+export class BundleError extends InputError {}
