@@ -107,12 +107,14 @@ async function readEntry(dir: string, key: string, source: string): Promise<Exte
 }
 
 /** Run one make of the module; a failure is a {@linkcode ModuleBuildError} with the command, its exit code and output tail. */
-async function moduleMake(source: string, step: () => Promise<unknown>): Promise<void> {
+async function moduleMake(source: string, step: () => Promise<unknown>, copy?: { from: string; to: string }): Promise<void> {
   try {
     await step();
   } catch (err) {
     if (!(err instanceof CommandError)) throw err;
-    throw new ModuleBuildError(source, err.argv, err.code, err.tail, "fix the module's source or its Kbuild (the compiler's messages are above)");
+    // The compiler names the build's copy of each file: show the user's own paths instead, so an editor can jump to them.
+    const tail = copy ? err.tail.split(copy.from).join(copy.to) : err.tail;
+    throw new ModuleBuildError(source, err.argv, err.code, tail, "fix the module's source or its Kbuild (the compiler's messages are above)");
   }
 }
 
@@ -160,8 +162,7 @@ export async function buildExternalModule(kernel: KernelBuild, source: string, o
       const jobs = o.jobs ?? availableParallelism();
       let output = "";
       await moduleMake(source, () =>
-        run(["make", "-C", tree, `O=${buildDir}`, `M=${copy}`, `-j${jobs}`, "modules"], { env: make.env, onOutput: (c) => void (output = (output + c).slice(-LOG_CHARS)) })
-      );
+        run(["make", "-C", tree, `O=${buildDir}`, `M=${copy}`, `-j${jobs}`, "modules"], { env: make.env, onOutput: (c) => void (output = (output + c).slice(-LOG_CHARS)) }), { from: copy, to: real });
       await writeFile(join(out, "build.log"), `${outputTail(output, 400)}\n`);
       await moduleMake(source, () => installModules(make, out));
       const modules = join(out, "lib", "modules", release);

@@ -7,7 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cp, readdir, writeFile } from "node:fs/promises";
+import { cp, readdir, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { cli, onDeno, repoRoot, tempDir } from "../helpers.ts";
 
@@ -43,6 +43,8 @@ test("a module that fails to build shows the make command, its exit code and the
   assert.match(r.stderr, /make .*M=/);
   assert.match(r.stderr, /exit(ed with)? (code )?2|status 2|code 2/);
   assert.match(r.stderr, /undeclared_symbol_here/);
+  // The compiler's messages name the user's file, not the build's copy of it.
+  assert.ok(r.stderr.includes(`${await realpath(dir)}/hello.c:2:`), r.stderr);
 });
 
 test("a module named at boot that exists nowhere is refused before the boot", { skip }, async () => {
