@@ -6,6 +6,7 @@ import { renderInit, rootfsEntries } from "../../lib/initramfs/rootfs.ts";
 import { InitVarError } from "../../lib/util/errors.ts";
 import { runProcess } from "../../lib/util/process.ts";
 import { tempDir } from "../helpers.ts";
+import { ko } from "../fixtures/ko.ts";
 
 const lines = (script: string) => script.split("\n");
 /** Index of the first line matching `re`; fails the test when none does. */
@@ -72,28 +73,6 @@ test("/init refuses module names that are not plain words before rendering", () 
   }
 });
 
-/** A minimal ELF `.ko` with an empty `depends=`. */
-function ko(): Uint8Array {
-  const shstrtab = new TextEncoder().encode("\0.shstrtab\0.modinfo\0");
-  const info = new TextEncoder().encode("license=GPL\0depends=\0");
-  const shoff = 64 + shstrtab.length + info.length;
-  const buf = Buffer.alloc(shoff + 3 * 64);
-  buf.writeUInt32BE(0x7f454c46, 0);
-  buf[4] = 2;
-  buf[5] = 1;
-  buf.writeBigUInt64LE(BigInt(shoff), 0x28);
-  buf.writeUInt16LE(64, 0x3a);
-  buf.writeUInt16LE(3, 0x3c);
-  buf.writeUInt16LE(1, 0x3e);
-  Buffer.from(shstrtab).copy(buf, 64);
-  Buffer.from(info).copy(buf, 64 + shstrtab.length);
-  for (const [i, name, offset, size] of [[1, 1, 64, shstrtab.length], [2, 11, 64 + shstrtab.length, info.length]]) {
-    buf.writeUInt32LE(name, shoff + i * 64);
-    buf.writeBigUInt64LE(BigInt(offset), shoff + i * 64 + 0x18);
-    buf.writeBigUInt64LE(BigInt(size), shoff + i * 64 + 0x20);
-  }
-  return new Uint8Array(buf);
-}
 
 test("the image's /init loads the module set's modules, after those the init vars name, built-in ones left out", async () => {
   const dir = await tempDir("init-");

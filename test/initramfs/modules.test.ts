@@ -6,34 +6,10 @@ import type { CpioEntry } from "../../lib/initramfs/cpio.ts";
 import { moduleEntries } from "../../lib/initramfs/modules.ts";
 import { ModuleError } from "../../lib/util/errors.ts";
 import { tempDir } from "../helpers.ts";
+import { ko } from "../fixtures/ko.ts";
 
 const RELEASE = "6.1.0-microforge";
 
-/** A minimal x86_64 ELF with a `.modinfo` section holding `depends=`, the one field the index reads. */
-function ko(depends: string[] = []): Uint8Array {
-  const enc = new TextEncoder();
-  const shstrtab = enc.encode("\0.shstrtab\0.modinfo\0");
-  const info = enc.encode(`license=GPL\0depends=${depends.join(",")}\0`);
-  const shoff = 64 + shstrtab.length + info.length;
-  const buf = Buffer.alloc(shoff + 3 * 64);
-  buf.writeUInt32BE(0x7f454c46, 0);
-  buf[4] = 2;
-  buf[5] = 1;
-  buf.writeBigUInt64LE(BigInt(shoff), 0x28);
-  buf.writeUInt16LE(64, 0x3a);
-  buf.writeUInt16LE(3, 0x3c);
-  buf.writeUInt16LE(1, 0x3e);
-  Buffer.from(shstrtab).copy(buf, 64);
-  Buffer.from(info).copy(buf, 64 + shstrtab.length);
-  const header = (i: number, name: number, offset: number, size: number) => {
-    buf.writeUInt32LE(name, shoff + i * 64);
-    buf.writeBigUInt64LE(BigInt(offset), shoff + i * 64 + 0x18);
-    buf.writeBigUInt64LE(BigInt(size), shoff + i * 64 + 0x20);
-  };
-  header(1, 1, 64, shstrtab.length);
-  header(2, 11, 64 + shstrtab.length, info.length);
-  return new Uint8Array(buf);
-}
 
 /** Write `files` (relative path → content) under a new `lib/modules/<release>` directory. */
 async function moduleDir(files: Record<string, string | Uint8Array>): Promise<string> {
