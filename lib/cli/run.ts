@@ -19,6 +19,7 @@ import { BundleRecorder } from "../run/bundle-recorder.ts";
 import { checkBundleTarget, writeBundle } from "../run/bundle.ts";
 import { type BuiltVm, vmWithDefaults } from "../recipe/defaults.ts";
 import { vmFlags, vmOptions } from "./vm-flags.ts";
+import type { MicroVM } from "../vm/microvm.ts";
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -51,14 +52,8 @@ export const runCommand: Command = {
       } catch { /* missing: refused below */ }
       if (!isDir) throw new UsageError(`Cannot write --timeline ${args.timeline}: there is no directory ${dir}`, "create the directory first, or write the SVG elsewhere");
     }
-    const bundleDir = (args.bundle ?? args["bundle-on-failure"]) as string | undefined;
-    if (args.bundle !== undefined && args["bundle-on-failure"] !== undefined) throw new UsageError("--bundle and --bundle-on-failure both name a bundle", "pass one: --bundle always writes it, --bundle-on-failure only when the command fails");
-    if (bundleDir !== undefined) {
-      if (!args._.length) throw new UsageError("A repro bundle records a command: --bundle needs `-- CMD ARGS...`", "pass the command to record, e.g. --bundle DIR -- sh -c 'exit 7'");
-      await checkBundleTarget(bundleDir, args.bundle !== undefined ? "--bundle" : "--bundle-on-failure");
-    }
-    let built: BuiltVm | undefined;
-    const vm = await vmWithDefaults({ ...vmOptions(args), log, quiet: args.quiet as boolean, onBuilt: (b) => (built = b) });
+    const bundle = await planBundle(args);
+    const vm = await vmWithDefaults({ ...vmOptions(args), log, quiet: args.quiet as boolean, onBuilt: (b) => bundle && (bundle.built = b) });
     if (args.gdb !== undefined) {
       // The symbols: the vmlinux beside the boot image (a bzImage is booted when the kernel has no PVH entry).
       const k = vm.spec.kernel;
@@ -70,8 +65,7 @@ export const runCommand: Command = {
     }
     if (!args._.length) log.step(process.stdin.isTTY ? "booting; exit the shell (or press Ctrl-A X) to stop the VM" : "booting; stdin is not a terminal, so it is the guest shell's input (EOF ends the VM)");
     const verbose = args.verbose ? (c: string) => void process.stderr.write(c) : undefined;
-    const rec = bundleDir === undefined ? undefined : new BundleRecorder();
-    let failure: MicroforgeError | undefined;
+    const rec = bundle?.rec;
     const timeoutMs = timeout === undefined ? undefined : timeout * 1000;
     const code = await startVm(vm, args._, {
       timeoutMs,
@@ -80,28 +74,55 @@ export const runCommand: Command = {
       // A bundle keeps the whole console log, so the kernel is not quiet.
       console: rec ? rec.console(verbose) : verbose,
       ...(rec ? { stdout: rec.sink("stdout", streamSink(process.stdout)), stderr: rec.sink("stderr", streamSink(process.stderr)), quietKernel: false } : {}),
-      onError: (err) => (failure = err),
+      onError: (err) => bundle && (bundle.failure = err),
       onResult(r) {
         if (args.timings) process.stderr.write(renderTimelineTable(r.phases, r.timings.exitMs ?? 0));
         if (args.timeline) log.step(`boot timeline written to ${args.timeline}`);
       },
     });
-    if (rec && bundleDir !== undefined && (args.bundle !== undefined || code !== 0)) {
-      const kept = rec.get();
-      await writeBundle(bundleDir, {
-        vm,
-        command: args._,
-        exitCode: code,
-        error: failure?.message,
-        decodedPanic: (failure as { decodedTrace?: string } | undefined)?.decodedTrace,
-        ...kept,
-        config: built?.config === undefined ? undefined : await readFile(built.config, "utf8"),
-        lock: built?.lock ?? emptyLock(),
-        kernel: built?.kernel ?? {},
-        run: { quietKernel: false, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
-      });
-      log.step(`repro bundle written to ${bundleDir} (exit ${code}); \`microforge rerun ${bundleDir}\` boots the same bytes again`);
+    if (bundle && (bundle.always || code !== 0)) {
+      await saveBundle(bundle, vm, args._, code, timeoutMs);
+      log.step(`repro bundle written to ${bundle.dir} (exit ${code}); \`${formatCommand(["microforge", "rerun", bundle.dir], { oneLine: true }).trim()}\` boots the same bytes again`);
     }
     return code;
   },
 };
+
+/** A run's repro bundle: where it goes, whether always, and what the run tells it. */
+interface BundlePlan {
+  dir: string;
+  always: boolean;
+  rec: BundleRecorder;
+  built?: BuiltVm;
+  failure?: MicroforgeError;
+}
+
+/** The bundle `--bundle` or `--bundle-on-failure` asks for, its folder checked before anything slow. */
+async function planBundle(args: ParsedArgs): Promise<BundlePlan | undefined> {
+  const always = args.bundle !== undefined;
+  const dir = (args.bundle ?? args["bundle-on-failure"]) as string | undefined;
+  if (dir === undefined) return undefined;
+  if (always && args["bundle-on-failure"] !== undefined) throw new UsageError("--bundle and --bundle-on-failure both name a bundle", "pass one: --bundle always writes it, --bundle-on-failure only when the command fails");
+  if (!args._.length) throw new UsageError("A repro bundle records a command: --bundle needs `-- CMD ARGS...`", "pass the command to record, e.g. --bundle DIR -- sh -c 'exit 7'");
+  await checkBundleTarget(dir, always ? "--bundle" : "--bundle-on-failure");
+  return { dir, always, rec: new BundleRecorder() };
+}
+
+/** Write the bundle of a finished run. */
+async function saveBundle(b: BundlePlan, vm: MicroVM, command: string[], exitCode: number, timeoutMs: number | undefined): Promise<void> {
+  const kept = b.rec.get();
+  await writeBundle(b.dir, {
+    vm,
+    command,
+    exitCode,
+    error: b.failure?.message,
+    decodedPanic: (b.failure as { decodedTrace?: string } | undefined)?.decodedTrace,
+    console: kept.console,
+    stdout: kept.stdout,
+    stderr: kept.stderr,
+    config: b.built?.config === undefined ? undefined : await readFile(b.built.config, "utf8"),
+    lock: b.built?.lock ?? emptyLock(),
+    kernel: b.built?.kernel ?? {},
+    run: { quietKernel: false, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+  });
+}
