@@ -33,6 +33,7 @@ export type { StartOptions } from "./run/start.ts";
 export type { Phase } from "./run/phases.ts";
 export {
   ArchiveFormatError,
+  BinaryError,
   BootTimeoutError,
   BundleError,
   BusyboxError,
@@ -58,6 +59,7 @@ export {
   ModuleError,
   MutexError,
   OptionError,
+  PackageError,
   RootfsError,
   ScaffoldError,
   ShellQuoteError,

@@ -27,6 +27,9 @@ export const TEST_PACKAGES: readonly string[] = [
   "tar",
   "gnupg",
   "gpgv",
+  // Host tools the guest runs: --binary strace, --host-root python3 (node is the one running us).
+  "strace",
+  "python3",
 ];
 
 /** The packages of `names` dpkg does not have installed. */

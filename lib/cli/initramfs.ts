@@ -12,7 +12,9 @@ import { type ExtraContent, checkInitVars, renderInit } from "../initramfs/rootf
 import { stderrLogger } from "../util/log.ts";
 import { recipeContext } from "../recipe/context.ts";
 import { checkSpec } from "../sources/version-spec.ts";
-import { checkSourceFlag } from "./source-flags.ts";
+import { checkSourceFlag, lockFlags, lockOptions } from "./source-flags.ts";
+import { listFlag } from "./command.ts";
+import { checkPackageName } from "../sources/debian-deps.ts";
 
 /** Parse `SRC:DEST[:MODE]` (MODE in octal). */
 export function parseFileSpec(spec: string): ExtraContent {
@@ -52,6 +54,9 @@ export const initramfsCommand: Command = {
     { name: "init", type: "string", default: "init.sh.ejs", description: "EJS template for /init (name in templates/ or a path)" },
     { name: "set", type: "strings", description: "template variable KEY=VALUE (VALUE may be JSON)" },
     { name: "file", type: "strings", description: "add host file SRC as DEST, optional octal MODE" },
+    { name: "binary", type: "strings", description: "a host executable to copy in at its own path, with its ELF interpreter and shared libraries" },
+    { name: "package", type: "strings", description: "a Debian package to unpack in, with its dependencies (maintainer scripts do not run)" },
+    ...lockFlags,
     { name: "level", type: "string", default: "9", description: "gzip level 0-9, or none for a plain cpio" },
     { name: "json", type: "boolean", description: "print the result as JSON" },
     { name: "quiet", alias: "q", type: "boolean", description: "no progress lines" },
@@ -72,6 +77,9 @@ export const initramfsCommand: Command = {
       busyboxVersion: args["busybox-version"] as string,
       init,
       extra,
+      binaries: args.binary as string[],
+      packages: listFlag(args, "package").map(checkPackageName),
+      lock: lockOptions(args),
       output: args.output as string | undefined,
       gzip,
       log: stderrLogger({ quiet: args.quiet as boolean }),

@@ -11,6 +11,7 @@ import { checkFragmentFile, expandFeatures } from "../kernel/fragments.ts";
 import { parseOverride } from "../kernel/dot-config.ts";
 import { checkModuleName } from "../kernel/modules.ts";
 import { checkModuleSource } from "../kernel/external-module.ts";
+import { checkPackageName } from "../sources/debian-deps.ts";
 import type { Disk, MachineProps } from "../vm/microvm.ts";
 import { checkSpec } from "../sources/version-spec.ts";
 import type { ShareOption } from "../vm/prepare.ts";
@@ -43,6 +44,9 @@ export const vmFlags: FlagSpec[] = [
   { name: "net", type: "boolean", description: "user-mode networking (DHCP in the guest; the host is 10.0.2.2)" },
   { name: "hostfwd", type: "strings", description: "forward a host port: HOSTPORT:GUESTPORT or tcp::8080-:80 (implies --net)" },
   { name: "share", type: "strings", description: "share a host directory over 9p: DIR[:GUESTDIR][:ro] (default /mnt/share)" },
+  { name: "binary", type: "strings", description: "a host executable to copy into the image at its own path, with its ELF interpreter and shared libraries (strace, gdbserver, a test binary)" },
+  { name: "package", type: "strings", description: "a Debian package to unpack into the image, with its dependencies, pinned by sha256 in the lock (maintainer scripts do not run)" },
+  { name: "host-root", type: "boolean", description: "the host's / as the guest's root: read-only 9p under a tmpfs overlay (writes stay in the guest), commands run in the current directory; --share DIR is mounted over it read-write" },
   { name: "cwd", type: "string", description: "guest working directory (default: the first share)" },
   { name: "qemu-arg", type: "strings", description: "raw QEMU argument, appended last (write --qemu-arg=-s for words that start with -)" },
   ...lockFlags,
@@ -97,6 +101,17 @@ function flagValue<T>(flag: string, check: () => T): T {
   }
 }
 
+/** Where a host-root command starts: our working directory, unless the kernel command line cannot carry it (a space in it): then /. */
+function hostCwd(): string | undefined {
+  const cwd = process.cwd();
+  try {
+    checkKernelArg(`microforge.cwd=${cwd}`);
+    return cwd;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The VM options the flags ask for. */
 export function vmOptions(args: ParsedArgs): DefaultVmOptions {
   const hostfwd = args.hostfwd as string[];
@@ -133,7 +148,10 @@ export function vmOptions(args: ParsedArgs): DefaultVmOptions {
     disks: (args.disk as string[]).map(disk),
     net: hostfwd.length ? { hostfwd } : (args.net as boolean),
     shares: (args.share as string[]).map(share),
-    cwd: args.cwd as string | undefined,
+    binaries: args.binary as string[],
+    packages: listFlag(args, "package").map((p) => flagValue("package", () => checkPackageName(p))),
+    hostRoot: args["host-root"] as boolean,
+    cwd: (args.cwd as string | undefined) ?? (args["host-root"] && !(args.share as string[]).length ? hostCwd() : undefined),
     extraArgs: [...(gdb ? ["-gdb", `tcp:127.0.0.1:${gdb}`, "-S"] : []), ...(args["qemu-arg"] as string[])],
     lock: lockOptions(args),
   };

@@ -12,6 +12,8 @@ import { cacheRoot, tempPathFor } from "../util/cache-dir.ts";
 import { type PackOptions, type PackResult, packInitramfs } from "./pack.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 import { type RootfsSpec, rootfsEntries } from "./rootfs.ts";
+import { guestToolContent } from "./guest-tools.ts";
+import type { LockOptions } from "../fetch/locked.ts";
 
 /** Options of {@linkcode buildInitramfs}. */
 export interface InitramfsOptions extends Omit<RootfsSpec, "busybox">, PackOptions {
@@ -19,6 +21,12 @@ export interface InitramfsOptions extends Omit<RootfsSpec, "busybox">, PackOptio
   busybox?: Busybox | BusyboxSource;
   /** Version spec for a busybox that is not given as an object (default "latest"). */
   busyboxVersion?: string;
+  /** Host executables to copy in, each with its interpreter and libraries (see {@linkcode guestToolContent}). */
+  binaries?: readonly string[];
+  /** Debian packages to unpack in, with their dependencies; maintainer scripts do not run. */
+  packages?: readonly string[];
+  /** Pins the packages in the lock file. */
+  lock?: LockOptions;
   /** Output file; default `<cache>/initramfs/<sha256>.cpio.gz`. */
   output?: string;
   log?: Logger;
@@ -38,7 +46,8 @@ export async function buildInitramfs(options: InitramfsOptions = {}): Promise<In
   log.step(`packing initramfs (busybox ${busybox.version ?? "?"} from ${busybox.origin})`);
   const init = options.init;
   const applets = options.applets ?? (await busyboxApplets(busybox.path, busybox.sha256));
-  const entries = await rootfsEntries({ busybox: busybox.path, init, extra: options.extra, applets, modules: options.modules }, { log });
+  const extra = await guestToolContent({ binaries: options.binaries, packages: options.packages, lock: options.lock, applets, extra: options.extra, env, log });
+  const entries = await rootfsEntries({ busybox: busybox.path, init, extra, applets, modules: options.modules }, { log });
   const dir = join(cacheRoot(env), "initramfs");
   const memberCache = join(cacheRoot(env), "gzip-members");
   // A name of our own while building (another process may be packing the same

@@ -15,8 +15,9 @@ import { buildInitramfs, type Initramfs } from "../initramfs/build.ts";
 import { buildKernel, type KernelBuild } from "../kernel/build.ts";
 import { buildExternalModule, checkModuleSource } from "../kernel/external-module.ts";
 import { checkModuleName } from "../kernel/modules.ts";
+import { hostBinaryContent } from "../initramfs/host-binaries.ts";
 import type { ModuleSet } from "../initramfs/modules.ts";
-import { DEFAULT_FEATURES } from "../kernel/fragments.ts";
+import { DEFAULT_FEATURES, expandFeatures } from "../kernel/fragments.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 import type { MicroVM } from "../vm/microvm.ts";
 import { checkVmOptions, prepareVm, type VmOptions } from "../vm/prepare.ts";
@@ -57,6 +58,10 @@ export interface DefaultVmOptions extends VmOptions {
    * in the guest, or at boot when named in `modules`.
    */
   moduleDirs?: readonly string[];
+  /** Host executables for the default initramfs, each with its interpreter and libraries (`--binary`). */
+  binaries?: readonly string[];
+  /** Debian packages for the default initramfs, with their dependencies, pinned in the lock (`--package`). */
+  packages?: readonly string[];
   /** Told what the VM was made of, once it is (a repro bundle records it). */
   onBuilt?: (built: BuiltVm) => void;
 }
@@ -83,6 +88,11 @@ function builtVm(o: DefaultVmOptions, kernel: string | KernelBuild, tarball: Ker
   return { lock, config: kernel.config, kernel: { version: kernel.version, release: kernel.release, configHash: kernel.configHash, ...(kernel.local ? { tree: kernel.local } : {}) } };
 }
 
+/** The kernel features plus `9p` (9p and overlayfs) when the host's root is the guest's. */
+function withHostRoot(features: readonly string[], hostRoot?: boolean): readonly string[] {
+  return hostRoot && !expandFeatures(features).includes("9p") ? [...features, "9p"] : features;
+}
+
 /** True when `o` asks for kernel modules: the kernel then gets module support, and the initramfs the modules. */
 function wantsModules(o: DefaultVmOptions): boolean {
   return Boolean(o.modules?.length || o.moduleDirs?.length);
@@ -96,7 +106,7 @@ export async function defaultKernel(o: DefaultVmOptions = {}): Promise<KernelBui
 /** The default kernel and the tarball it was built from (none for a local tree, whose build goes into the lock). */
 async function kernelAndSource(o: DefaultVmOptions): Promise<{ kernel: KernelBuild; tarball?: KernelTarball }> {
   const log = o.log ?? stderrLogger({ quiet: o.quiet });
-  const kernel = { features: o.features ?? DEFAULT_FEATURES, fragments: o.fragments, overrides: o.overrides, templateDirs: o.templateDirs, moduleSupport: wantsModules(o), log, quiet: o.quiet, env: o.env };
+  const kernel = { features: withHostRoot(o.features ?? DEFAULT_FEATURES, o.hostRoot), fragments: o.fragments, overrides: o.overrides, templateDirs: o.templateDirs, moduleSupport: wantsModules(o), log, quiet: o.quiet, env: o.env };
   if (o.kernelTree !== undefined) {
     const built = await buildKernel({ ...kernel, tree: o.kernelTree });
     await lockTreeBuild(o.lock, treeLockInfo(built));
@@ -124,7 +134,7 @@ export async function kernelModules(kernel: KernelBuild, o: DefaultVmOptions & {
 /** The default initramfs, with `command` baked into `/init` when given, and `modules` packed; a plain cpio (gunzip costs ~50 ms per TCG boot). */
 export async function defaultInitramfs(o: DefaultVmOptions & { log: Logger; moduleSet?: ModuleSet }): Promise<Initramfs> {
   const vars = o.command?.length ? { command: [...o.command], interactiveShell: false } : undefined;
-  return await buildInitramfs({ log: o.log, env: o.env, gzip: false, modules: o.moduleSet, init: { vars, templateDirs: [...(o.templateDirs ?? [])] } });
+  return await buildInitramfs({ log: o.log, env: o.env, gzip: false, modules: o.moduleSet, binaries: o.binaries, packages: o.packages, lock: o.lock, init: { vars, templateDirs: [...(o.templateDirs ?? [])] } });
 }
 
 /** Refuse module options that cannot work with what else `o` gives, before any long work. */
@@ -146,6 +156,10 @@ export async function vmWithDefaults(o: DefaultVmOptions = {}): Promise<MicroVM>
   const bios = o.bios ?? (await findQbootOrThrow(qemu, { env }));
   if (o.command?.length && o.initrd) throw new VmSpecError("A command to bake into /init needs microforge's own initramfs, not the one given", "leave out --initrd, or put the command into your own image's /init");
   checkModuleOptions(o);
+  if ((o.binaries?.length || o.packages?.length) && o.initrd) throw new VmSpecError("--binary and --package go into microforge's own initramfs, not the one given", "leave out --initrd, or put the tools into your own image");
+  // Each binary, its libraries and its interpreter, before the kernel build (scripts are checked again against the image).
+  if (o.binaries?.length && !o.initrd) await hostBinaryContent(o.binaries, { inImage: () => true });
+  if (o.hostRoot && o.initrd) throw new VmSpecError("--host-root needs microforge's own initramfs, whose /init mounts the host's root", "leave out --initrd");
   const built: { kernel: string | KernelBuild; tarball?: KernelTarball } = o.kernel ? { kernel: o.kernel } : await kernelAndSource({ ...o, log });
   const kernel = built.kernel;
   const moduleSet = o.initrd || typeof kernel === "string" ? undefined : await kernelModules(kernel, { ...o, log });

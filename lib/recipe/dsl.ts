@@ -127,9 +127,9 @@ export class Vm {
  * recipe's own templates/ are searched before microforge's.
  */
 export async function initramfs(o: InitramfsOptions = {}): Promise<Initramfs> {
-  const templates = recipeContext().templates;
-  const init = o.init && "content" in o.init ? o.init : { ...o.init, templateDirs: [templates, ...(o.init?.templateDirs ?? [])] };
-  return await buildInitramfs({ ...o, init });
+  const ctx = recipeContext();
+  const init = o.init && "content" in o.init ? o.init : { ...o.init, templateDirs: [ctx.templates, ...(o.init?.templateDirs ?? [])] };
+  return await buildInitramfs({ lock: ctx.lock, ...o, init });
 }
 
 /**

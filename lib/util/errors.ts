@@ -248,3 +248,27 @@ export class ModuleBuildError extends MicroforgeError {
 
 /** A repro bundle cannot be written where asked, or read back: not a bundle, another format, or a file changed since it was written. */
 export class BundleError extends InputError {}
+
+/**
+ * A host executable given with `--binary` cannot be packed: missing, a
+ * directory, neither ELF nor a script, a foreign architecture, a script whose
+ * interpreter is not in the image, a shared library that cannot be found.
+ * The CLI exits 2.
+ */
+export class BinaryError extends InputError {}
+
+/**
+ * A Debian package to unpack into the image cannot be resolved, fetched or
+ * unpacked: apt does not know it, a dependency cannot be satisfied, or an apt
+ * command failed (then its argv, exit code and last lines of output).
+ */
+export class PackageError extends MicroforgeError {
+  constructor(
+    message: string,
+    hint: string,
+    readonly command?: { readonly argv: readonly string[]; readonly code: number | null; readonly tail: string },
+  ) {
+    const how = command ? `: ${command.argv.join(" ")} exited with code ${command.code}${command.tail ? `\n--- last lines of output ---\n${command.tail}\n---` : ""}` : "";
+    super(`${message}${how}`, hint);
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { fileKind } from "../util/file-kind.ts";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { type AccelChoice, chooseAccel } from "./accel.ts";
 import type { Initramfs } from "../initramfs/build.ts";
 import { VmSpecError } from "../util/errors.ts";
@@ -16,6 +16,9 @@ import { type Logger, stderrLogger } from "../util/log.ts";
 import { type Disk, type KernelSymbols, type MachineProps, MicroVM, type Net } from "./microvm.ts";
 import { findQbootOrThrow, findQemuOrThrow } from "../host/qemu.ts";
 import { checkKernelArg, parseCpus, parseMemory } from "./values.ts";
+
+/** The 9p tag of the host's root under `hostRoot` (the init template mounts it from `microforge.root=TAG`). */
+export const HOST_ROOT_TAG = "hostroot";
 
 /** A host directory to share, mounted in the guest at `mountpoint` (default /mnt/share, /mnt/share1, ...). */
 export interface ShareOption {
@@ -43,6 +46,14 @@ export interface VmOptions {
   disks?: readonly Disk[];
   net?: boolean | Net;
   shares?: readonly ShareOption[];
+  /**
+   * The host's root filesystem as the guest's (`--host-root`): `/` shared
+   * read-only over 9p, under a tmpfs overlay for the guest's writes; commands
+   * run chrooted into it. Shares then default to their host path, mounted
+   * over it (read-write unless `readonly`). The kernel needs 9p and overlayfs
+   * (the `9p` feature has both).
+   */
+  hostRoot?: boolean;
   /** Guest working directory for commands (default: the first share's mountpoint, else /). */
   cwd?: string;
   extraArgs?: readonly string[];
@@ -103,12 +114,14 @@ export async function prepareVm(o: VmOptions & { kernel: string | KernelBuild; i
   const initrd = o.initrd;
   const accel = await chooseAccel(o.accel ?? ((env.MICROFORGE_ACCEL as AccelChoice | undefined) || "auto"), { qemu, log });
   const shares = (o.shares ?? []).map((s, i) => {
-    const mountpoint = s.mountpoint ?? (i === 0 ? "/mnt/share" : `/mnt/share${i}`);
+    const mountpoint = s.mountpoint ?? (o.hostRoot ? resolve(s.path) : i === 0 ? "/mnt/share" : `/mnt/share${i}`);
     if (!mountpoint.startsWith("/")) throw new VmSpecError(`Share mountpoint ${mountpoint} is not absolute`, "use a path like /mnt/src");
     return { path: s.path, tag: `share${i}`, readonly: s.readonly, mountpoint };
   });
   const cwd = o.cwd ?? shares[0]?.mountpoint;
+  const root = o.hostRoot ? [{ path: "/", tag: HOST_ROOT_TAG, readonly: true }] : [];
   const append = [
+    ...(o.hostRoot ? [`microforge.root=${HOST_ROOT_TAG}`] : []),
     ...shares.map((s) => checkKernelArg(`microforge.mount=${s.tag}:${s.mountpoint}${s.readonly ? ":ro" : ""}`)),
     ...(cwd ? [checkKernelArg(`microforge.cwd=${cwd}`)] : []),
     ...(o.append ?? []),
@@ -128,7 +141,7 @@ export async function prepareVm(o: VmOptions & { kernel: string | KernelBuild; i
     machine: o.machine,
     disks: o.disks,
     net: o.net,
-    shares: shares.map(({ path, tag, readonly }) => ({ path, tag, readonly })),
+    shares: [...root, ...shares.map(({ path, tag, readonly }) => ({ path, tag, readonly }))],
     extraArgs: o.extraArgs,
     symbols: kernelSymbols(kernel),
   });

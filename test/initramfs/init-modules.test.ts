@@ -35,7 +35,7 @@ test("/init with modules defines load_modules with one modprobe -a for all of th
 
 test("/init loads the modules before a command, and runs the command only if they loaded", () => {
   const init = renderInit({ vars: { modules: ["dummy"], command: ["uname", "-r"] } });
-  const command = lineOf(init, /^uname -r$/);
+  const command = lineOf(init, /^ {2}run_sh 'uname -r'$/);
   assert.equal(lines(init)[command - 1], "  load_modules &&");
   assert.equal(lines(init)[command + 1], '  echo "microforge-exit-status:$?"');
   assert.ok(lineOf(init, /^ {2}modprobe -a dummy /) < command);
@@ -43,13 +43,13 @@ test("/init loads the modules before a command, and runs the command only if the
 
 test("/init loads the modules before a scripted command too", () => {
   const init = renderInit({ vars: { modules: ["dummy"], command: null } });
-  assert.match(init, /^ {2}\(load_modules && eval "\$cmd"\) <\/dev\/microforge\.stdin >\/dev\/microforge\.stdout 2>\/dev\/microforge\.stderr$/m);
-  assert.ok(lineOf(init, /^load_modules\(\) \{$/) < lineOf(init, /eval "\$cmd"/));
+  assert.match(init, /^ {2}\(load_modules && run_sh "\$cmd"\) <\/dev\/microforge\.stdin >\/dev\/microforge\.stdout 2>\/dev\/microforge\.stderr$/m);
+  assert.ok(lineOf(init, /^load_modules\(\) \{$/) < lineOf(init, /run_sh "\$cmd"/));
 });
 
 test("/init loads the modules before the interactive shell, and starts the shell anyway when they fail", () => {
   const init = renderInit({ vars: { modules: ["dummy"] } });
-  const shell = lineOf(init, /^ {2}setsid cttyhack sh$/);
+  const shell = lineOf(init, /else setsid cttyhack sh; fi$/);
   const load = lineOf(init, /^ {2}load_modules \|\| echo "microforge: starting the shell anyway" >&2$/);
   assert.ok(load < shell);
 });
@@ -59,11 +59,11 @@ test("/init without modules has no modprobe and no load_modules", async () => {
     const init = renderInit({ vars });
     assert.doesNotMatch(init, /modprobe/, JSON.stringify(vars));
     assert.doesNotMatch(init, /load_modules/, JSON.stringify(vars));
-    assert.match(init, /^ {2}\(eval "\$cmd"\) </m, JSON.stringify(vars));
+    assert.match(init, /^ {2}\(run_sh "\$cmd"\) </m, JSON.stringify(vars));
     await parses(init);
   }
   const command = renderInit({ vars: { command: ["uname", "-r"] } });
-  const at = lineOf(command, /^uname -r$/);
+  const at = lineOf(command, /^ {2}run_sh 'uname -r'$/);
   assert.equal(lines(command)[at - 1], "else");
 });
 
@@ -91,5 +91,5 @@ test("the image's /init loads the module set's modules, after those the init var
   assert.ok(init && init.type === "file" && "data" in init && init.data);
   const script = new TextDecoder().decode(init.data);
   assert.match(script, /^ {2}modprobe -a dummy hello 2>/m);
-  assert.ok(lineOf(script, /^ {2}load_modules &&$/) < lineOf(script, /^true$/));
+  assert.ok(lineOf(script, /^ {2}load_modules &&$/) < lineOf(script, /^ {2}run_sh true$/));
 });

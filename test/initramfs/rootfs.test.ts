@@ -116,5 +116,5 @@ test("init variables of the wrong type are refused naming the variable, the type
   refused({ mounts: [{ type: "proc" }] }, /mounts must be a list of/);
   // Right types pass, and names the default template does not know are a custom template's business.
   checkInitVars({ command: ["uname", "-a"], network: null, mounts: [{ type: "proc", source: "proc", target: "/proc" }], myOwn: 42 });
-  assert.match(renderInit({ vars: { command: ["uname", "-a"] } }), /^uname -a$/m);
+  assert.match(renderInit({ vars: { command: ["uname", "-a"] } }), /^ {2}run_sh 'uname -a'$/m);
 });

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { VmSpecError } from "../../lib/util/errors.ts";
-import { checkVmPaths, kernelSymbols } from "../../lib/vm/prepare.ts";
+import { checkVmPaths, HOST_ROOT_TAG, kernelSymbols, prepareVm } from "../../lib/vm/prepare.ts";
 import type { KernelBuild } from "../../lib/kernel/build.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -34,4 +34,21 @@ test("a kernel build gives the VM its vmlinux and source tree for panic decoding
   assert.deepEqual(kernelSymbols(build), { vmlinux: "/c/kernels/k/vmlinux" });
   assert.deepEqual(kernelSymbols({ ...build, tree: "/c/src/linux-6.1" } as KernelBuild), { vmlinux: "/c/kernels/k/vmlinux", tree: "/c/src/linux-6.1" });
   assert.equal(kernelSymbols("/k/bzImage"), undefined);
+});
+
+test("hostRoot shares / read-only as its own 9p tag, tells /init on the command line, and mounts shares at their host path", async () => {
+  const dir = await tempDir("vm-host-root-");
+  const file = join(dir, "bzImage");
+  await writeFile(file, "x");
+  const vm = await prepareVm({ kernel: file, initrd: file, qemu: "/usr/bin/qemu-system-x86_64", bios: "/qboot.rom", accel: "tcg", hostRoot: true, shares: [{ path: dir }] });
+  assert.deepEqual(vm.spec.shares?.map((s) => [s.path, s.tag, Boolean(s.readonly)]), [["/", HOST_ROOT_TAG, true], [dir, "share0", false]]);
+  assert.ok(vm.spec.append?.includes(`microforge.root=${HOST_ROOT_TAG}`));
+  assert.ok(vm.spec.append?.includes(`microforge.mount=share0:${dir}`));
+  assert.ok(vm.spec.append?.includes(`microforge.cwd=${dir}`));
+  const argv = vm.toArgv().join(" ");
+  assert.match(argv, new RegExp(`-fsdev local,id=fs0,path=/,security_model=none,readonly=on -device virtio-9p-device,fsdev=fs0,mount_tag=${HOST_ROOT_TAG}`));
+  // Without hostRoot, nothing of the kind.
+  const plain = await prepareVm({ kernel: file, initrd: file, qemu: "/usr/bin/qemu-system-x86_64", bios: "/qboot.rom", accel: "tcg", shares: [{ path: dir }] });
+  assert.ok(!plain.spec.append?.some((a) => a.startsWith("microforge.root=")));
+  assert.ok(plain.spec.append?.includes("microforge.mount=share0:/mnt/share"));
 });
