@@ -17,6 +17,9 @@ import { ABLATION_VARIANTS, run as bootRun } from "./boot.ts";
 import { run as initramfs } from "./initramfs.ts";
 import { run as kernel } from "./kernel.ts";
 import { run as kernelTree } from "./kernel-tree.ts";
+import { run as matrix } from "./matrix.ts";
+import { run as ninep } from "./9p.ts";
+import { run as hostRoot } from "./host-root.ts";
 import { type BenchOptions, repoRoot, ttyProgress, useBenchCache } from "./lib/env.ts";
 import { type BenchResult, type BenchResults, machineInfo, machineLine, renderMarkdown, renderTable } from "./lib/report.ts";
 import { run as runWarm } from "./run-warm.ts";
@@ -31,6 +34,9 @@ export const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<BenchResult
   boot: (o) => bootRun({ ...o, extraVariants: ABLATION_VARIANTS }),
   "run-warm": runWarm,
   startup,
+  matrix,
+  "host-root": hostRoot,
+  "9p": ninep,
 };
 
 /** Where the results go. */

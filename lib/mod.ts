@@ -17,7 +17,10 @@
  */
 // zx's helpers for a recipe's own shell steps; options come from ask(), not zx's argv.
 export { $, chalk, fs, path } from "zx";
-export { busybox, initramfs, kernel, microvm, Vm } from "./recipe/dsl.ts";
+export { busybox, initramfs, kernel, matrix, microvm, Vm } from "./recipe/dsl.ts";
+export type { MatrixObserver, MatrixOptions } from "./recipe/matrix.ts";
+export type { CellResult, CellStatus, Shard, SubtestResult, TestReport } from "./run/test-report.ts";
+export type { CellPlan } from "./run/cells.ts";
 export type { KernelOptions } from "./recipe/dsl.ts";
 export { ask } from "./recipe/ask.ts";
 export type { AskContext, AskOption } from "./recipe/ask.ts";
@@ -60,6 +63,7 @@ export {
   MutexError,
   OptionError,
   PackageError,
+  ReportError,
   RootfsError,
   ScaffoldError,
   ShellQuoteError,

@@ -14,11 +14,12 @@ import { kernelCommand } from "./kernel.ts";
 import { runCommand } from "./run.ts";
 import { emitCommand } from "./emit.ts";
 import { rerunCommand } from "./rerun.ts";
+import { testCommand } from "./test.ts";
 import { buildCommand } from "./build.ts";
 import { newCommand } from "./new.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
-export const commands: readonly Command[] = [runCommand, rerunCommand, emitCommand, buildCommand, newCommand, doctorCommand, versionsCommand, fetchCommand, kernelCommand, initramfsCommand, cacheCommand];
+export const commands: readonly Command[] = [runCommand, testCommand, rerunCommand, emitCommand, buildCommand, newCommand, doctorCommand, versionsCommand, fetchCommand, kernelCommand, initramfsCommand, cacheCommand];
 
 function mainHelp(): string {
   const rows = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`);

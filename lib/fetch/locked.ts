@@ -57,6 +57,8 @@ async function throughLockFile<T extends { version?: string; sha256: string; url
 /** Options of {@linkcode lockedKernel}. */
 export interface LockedKernelOptions extends KernelSourceOptions {
   lock?: LockOptions;
+  /** The lock entry's name (default `kernel`; a test matrix of several kernels uses `kernel:SPEC`). */
+  lockName?: string;
   /**
    * Called with the version to fetch once it is known, before the download: a build checks
    * its config layers here, so a bad fragment fails before a 130 MB transfer, not after.
@@ -68,7 +70,7 @@ export interface LockedKernelOptions extends KernelSourceOptions {
 export async function lockedKernel(spec: string, options: LockedKernelOptions = {}): Promise<KernelTarball> {
   const source = options.source ?? (options.env ?? process.env).MICROFORGE_KERNEL_SOURCE ?? "auto";
   return await throughLockFile(
-    "kernel",
+    options.lockName ?? "kernel",
     spec,
     source,
     options.lock,

@@ -46,6 +46,8 @@ export interface DefaultVmOptions extends VmOptions {
   /** Templates to look in first (a recipe's own templates/). */
   templateDirs?: readonly string[];
   lock?: LockOptions;
+  /** The kernel's lock entry name (default `kernel`; a matrix of several kernels uses `kernel:SPEC`). */
+  kernelLockName?: string;
   /**
    * Kernel modules `/init` loads (`modprobe`) before the command or shell:
    * the kernel's own `=m` ones and those of `moduleDirs`. A name built into
@@ -78,7 +80,7 @@ export interface BuiltVm {
 /** The {@linkcode BuiltVm} of a VM made of these parts. */
 function builtVm(o: DefaultVmOptions, kernel: string | KernelBuild, tarball: KernelTarball | undefined, initrd: string | Initramfs): BuiltVm {
   const lock = emptyLock();
-  if (tarball) lock.artifacts.kernel = { spec: o.kernelVersion ?? "longterm", version: tarball.version, source: tarball.source, url: tarball.url, sha256: tarball.sha256 };
+  if (tarball) lock.artifacts[o.kernelLockName ?? "kernel"] = { spec: o.kernelVersion ?? "longterm", version: tarball.version, source: tarball.source, url: tarball.url, sha256: tarball.sha256 };
   if (typeof kernel !== "string" && kernel.local) lock.artifacts[TREE_LOCK_ENTRY] = treeLockEntry(treeLockInfo(kernel));
   if (typeof initrd !== "string") {
     const bb = initrd.busybox;
@@ -112,7 +114,7 @@ async function kernelAndSource(o: DefaultVmOptions): Promise<{ kernel: KernelBui
     await lockTreeBuild(o.lock, treeLockInfo(built));
     return { kernel: built };
   }
-  const tarball = await lockedKernel(o.kernelVersion ?? "longterm", { source: o.kernelSource, log, quiet: o.quiet, env: o.env, lock: o.lock });
+  const tarball = await lockedKernel(o.kernelVersion ?? "longterm", { source: o.kernelSource, log, quiet: o.quiet, env: o.env, lock: o.lock, lockName: o.kernelLockName });
   return { kernel: await buildKernel({ ...kernel, tarball }), tarball };
 }
 

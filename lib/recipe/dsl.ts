@@ -1,5 +1,5 @@
 /**
- * The recipe DSL's steps: `kernel()`, `busybox()`, `microvm()`. Each is
+ * The recipe DSL's steps: `kernel()`, `busybox()`, `microvm()`, `matrix()`. Each is
  * cached, prints one status line, uses the recipe's lock file and its own
  * `templates/` (before the built-in ones), and returns a plain object.
  */
@@ -16,6 +16,8 @@ import { type ExecOptions, type ExecResult, execInVm } from "../run/exec.ts";
 import { type StartOptions, startVm } from "../run/start.ts";
 import { buildInitramfs, type Initramfs, type InitramfsOptions } from "../initramfs/build.ts";
 import { type DefaultVmOptions, vmWithDefaults } from "./defaults.ts";
+import { type MatrixOptions, runMatrix } from "./matrix.ts";
+import type { TestReport } from "../run/test-report.ts";
 
 /** Options of {@linkcode kernel}. */
 export interface KernelOptions {
@@ -140,4 +142,20 @@ export async function initramfs(o: InitramfsOptions = {}): Promise<Initramfs> {
 export async function microvm(o: DefaultVmOptions = {}): Promise<Vm> {
   const ctx = recipeContext();
   return new Vm(await vmWithDefaults({ lock: ctx.lock, templateDirs: [ctx.templates], ...o }));
+}
+
+/**
+ * Run `command` across a matrix of kernels and feature sets, each cell in a
+ * fresh VM, `parallel` at a time; resolves to the report, whose
+ * `summary.failed` is 0 when every cell passed.
+ *
+ * @example
+ * ```ts
+ * const report = await matrix(["uname", "-r"], { kernels: ["6.1", "6.12"], repeat: 2 });
+ * for (const c of report.cells) console.log(c.id, c.status, c.kernel.release);
+ * ```
+ */
+export async function matrix(command: readonly string[], o: MatrixOptions = {}): Promise<TestReport> {
+  const ctx = recipeContext();
+  return await runMatrix(command, { lock: ctx.lock, templateDirs: [ctx.templates], ...o });
 }

@@ -272,3 +272,10 @@ export class PackageError extends MicroforgeError {
     super(`${message}${how}`, hint);
   }
 }
+
+/**
+ * A `microforge test` report cannot be read or merged: not JSON, another
+ * format version, shards of different commands or matrices, or a cell that
+ * two shards both ran.
+ */
+export class ReportError extends InputError {}

@@ -13,7 +13,7 @@ test("every subcommand's --help mentions each of its flags", () => {
 
 test("the CLI has the subcommands the docs promise", () => {
   const names = commands.map((c) => c.name).sort();
-  assert.deepEqual(names, ["build", "cache", "doctor", "emit", "fetch", "initramfs", "kernel", "new", "rerun", "run", "versions"].sort());
+  assert.deepEqual(names, ["build", "cache", "doctor", "emit", "fetch", "initramfs", "kernel", "new", "rerun", "run", "test", "versions"].sort());
 });
 
 test("usage errors exit 2; unknown commands suggest the closest", async () => {

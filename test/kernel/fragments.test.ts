@@ -18,10 +18,10 @@ test("features pull in what they need, in a fixed order", () => {
 test("the default request is the blog's base plus virtio, blk, net and 9p", () => {
   const r = kernelConfigRequest({ version: "6.1.192" });
   assert.deepEqual(r.layers.map((l) => l.name), ["base", "feature virtio", "feature blk", "feature net", "feature 9p", "feature console"]);
-  for (const s of ["64BIT", "SERIAL_8250_CONSOLE", "DEVTMPFS", "TMPFS", "X86_MPPARSE", "HYPERVISOR_GUEST", "PVH", "VIRTIO_MENU", "VIRTIO_MMIO_CMDLINE_DEVICES", "VIRTIO_BLK", "VIRTIO_NET", "PACKET", "9P_FS"]) {
+  for (const s of ["64BIT", "SERIAL_8250_CONSOLE", "DEVTMPFS", "TMPFS", "X86_MPPARSE", "HYPERVISOR_GUEST", "PVH", "VIRTIO_MENU", "VIRTIO_MMIO_CMDLINE_DEVICES", "VIRTIO_BLK", "VIRTIO_NET", "PACKET", "9P_FS", "OVERLAY_FS"]) {
     assert.equal(r.requested.get(s), "y", s);
   }
-  assert.equal(r.requested.size, 33);
+  assert.equal(r.requested.size, 34);
   assert.match(r.fragment, /^# microforge kernel config for 6\.1\.192: base → feature virtio/);
   assert.match(r.fragment, /^CONFIG_VIRTIO_NET=y$/m);
 });

@@ -92,7 +92,7 @@ test("the default /init mounts proc, sysfs, devtmpfs and tmpfs, runs sh, then re
   assert.match(init, /^#!\/bin\/busybox sh\n/);
   assert.match(init, /busybox --install -s \/bin/);
   for (const t of ["proc /proc", "sysfs /sys", "devtmpfs /dev", "tmpfs /tmp"]) assert.match(init, new RegExp(`mount -t ${t.split(" ")[0]} ${t}`));
-  assert.match(init, /setsid cttyhack sh\n/);
+  assert.match(init, /setsid cttyhack sh; fi\n/);
   assert.match(init, /reboot -f\n$/);
   assert.match(init, /if \[ -e \/sys\/class\/net\/eth0 \]; then[\s\S]*udhcpc .* -s \/etc\/udhcpc\.script/);
   assert.match(init, /microforge\.mount=\*\)/);
@@ -107,9 +107,11 @@ test("/init can run a command, set up the network and mount a 9p share", () => {
       share: { tag: "host share", mountpoint: "/mnt/host", readonly: true },
     },
   });
-  assert.match(init, /^sh -c 'echo '\\''hi there'\\''; exit 3'\n {2}echo "microforge-exit-status:\$\?"$/m);
+  // The argv is quoted once into shell text, and that text once more for run_sh.
+  assert.match(init, /^ {2}run_sh 'sh -c '\\''echo '\\''\\'\\'''\\''hi there'\\''\\'\\'''\\''; exit 3'\\'''\n {2}echo "microforge-exit-status:\$\?"$/m);
   assert.match(init, /ip addr add 10\.0\.2\.15\/24 dev eth0/);
-  assert.match(init, /mount -t 9p -o trans=virtio,version=9p2000\.L,ro 'host share' \/mnt\/host/);
+  assert.match(init, /^root= roottag= mounts= cwd=\/ p9=trans=virtio,version=9p2000\.L/m);
+  assert.match(init, /mount -t 9p -o "\$p9,ro" 'host share' \/mnt\/host/);
   assert.doesNotMatch(init, /cttyhack/);
   assert.equal(defaultInitVars().interactiveShell, true);
 });
