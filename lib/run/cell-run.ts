@@ -13,7 +13,7 @@ import { withFreeHostPorts } from "../vm/host-ports.ts";
 import { BundleRecorder } from "./bundle-recorder.ts";
 import { writeBundle } from "./bundle.ts";
 import type { CellPlan } from "./cells.ts";
-import { execInVm, type ExecResult } from "./exec.ts";
+import { execInVm, type ExecResult, type GuestFailure } from "./exec.ts";
 import { parseTap } from "./ktap.ts";
 import type { CellResult, CellStatus } from "./test-report.ts";
 
@@ -67,17 +67,22 @@ function judge(r: ExecResult, stdout: string): Pick<CellResult, "status" | "exit
   return { status, exitCode: r.exitCode, ...(reasons.length ? { reason: reasons.join("; ") } : {}), ...(subtests ? { subtests } : {}) };
 }
 
-/** The status of a cell whose VM failed: timed out, panicked, or could not run. */
-function failure(err: MicroforgeError): Pick<CellResult, "status" | "exitCode" | "reason" | "consoleTail"> {
-  if (err instanceof BootTimeoutError) return { status: "timeout", exitCode: 124, reason: err.summary.split("\n")[0], consoleTail: textTail(err.consoleTail) };
-  const panic = err instanceof GuestError && /panicked/.test(err.summary);
-  const decoded = (err as { decodedTrace?: string }).decodedTrace;
-  return {
-    status: panic ? "panic" : "error",
-    exitCode: (err as { exitCode?: number }).exitCode === 255 || panic ? 255 : err.exitCode,
-    reason: err.summary.split("\n")[0],
-    consoleTail: textTail(decoded ? `${err.summary}\n--- decoded stack trace ---\n${decoded}` : err.summary),
-  };
+/** The status of a cell whose VM failed: timed out, panicked (with the decoded trace), or could not run. */
+function failure(err: MicroforgeError): Pick<CellResult, "status" | "exitCode" | "reason" | "consoleTail" | "decodedPanic"> {
+  const reason = err.summary.split("\n")[0];
+  if (err instanceof BootTimeoutError) return { status: "timeout", exitCode: 124, reason, consoleTail: textTail(err.consoleTail) };
+  if (err instanceof GuestError) {
+    const g = err as Partial<GuestFailure>;
+    return {
+      status: /panicked/.test(reason) ? "panic" : "error",
+      exitCode: 255,
+      reason,
+      consoleTail: textTail(g.consoleTail ?? err.summary),
+      ...(g.decodedTrace ? { decodedPanic: g.decodedTrace } : {}),
+    };
+  }
+  // QEMU could not start, or something else of ours: its message is the evidence.
+  return { status: "error", exitCode: err.exitCode, reason, consoleTail: textTail(err.message) };
 }
 
 /** Run `command` for `plan` in a fresh VM of `target`. Never throws for what the guest did; only for our own bugs. */
@@ -86,7 +91,7 @@ export async function runCell(plan: CellPlan, target: CellTarget, command: reado
   const rec = new BundleRecorder();
   const pass = (chunk: Uint8Array) => void o.onOutput?.(chunk);
   const start = now();
-  let outcome: Pick<CellResult, "status" | "exitCode" | "reason" | "subtests" | "consoleTail">;
+  let outcome: Pick<CellResult, "status" | "exitCode" | "reason" | "subtests" | "consoleTail" | "decodedPanic">;
   let phases: CellResult["phases"];
   let error: MicroforgeError | undefined;
   const keepConsole = o.artifacts !== undefined;

@@ -184,7 +184,7 @@ async function openPorts(dir: string): Promise<{ servers: Server[]; sockets: Rec
 }
 
 /** The error of a guest that gave no status: also its panic's decoded stack trace, when there is one. */
-export type GuestFailure = GuestError & { exitCode: number; timings: BootTimings; phases: Phase[]; decodedTrace?: string };
+export type GuestFailure = GuestError & { exitCode: number; timings: BootTimings; phases: Phase[]; consoleTail: string; decodedTrace?: string };
 
 /**
  * Why the guest gave no status: a panic (and what to do about it) or a VM
@@ -207,7 +207,7 @@ export async function guestFailure(
   const decodedTrace = o.symbols && trace ? await decodePanic(trace, { ...o.symbols, run: o.run }).catch(() => undefined) : undefined;
   const decoded = decodedTrace ? `\n--- decoded stack trace (${o.symbols!.vmlinux}) ---\n${decodedTrace}\n---` : "";
   const e = new GuestError(`${what}\n--- last console lines ---\n${watch.tail()}\n---${decoded}`, hint);
-  return Object.assign(e, { exitCode: 255, timings: watch.timings, phases, ...(decodedTrace ? { decodedTrace } : {}) });
+  return Object.assign(e, { exitCode: 255, timings: watch.timings, phases, consoleTail: watch.tail(), ...(decodedTrace ? { decodedTrace } : {}) });
 }
 
 /** Give the guest its command and stdin as QEMU connects, and read its stdout, stderr and status. */

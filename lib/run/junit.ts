@@ -151,6 +151,7 @@ function details(cell: CellResult, diagnostics?: string): string {
     ...section("last lines of stdout", cell.stdoutTail),
     ...section("last lines of stderr", cell.stderrTail),
     ...section("last lines of the kernel console", cell.consoleTail),
+    ...section("decoded stack trace", cell.decodedPanic),
     ...(cell.bundle ? [`repro bundle: ${cell.bundle}`] : []),
   ].join("\n");
 }

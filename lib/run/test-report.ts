@@ -56,6 +56,8 @@ export interface CellResult {
   stdoutTail: string;
   stderrTail: string;
   consoleTail?: string;
+  /** A panic's stack trace decoded to file:line against the kernel's vmlinux. */
+  decodedPanic?: string;
   /** Subtests, when the command printed KTAP or TAP. */
   subtests?: SubtestResult[];
   /** The port forwards this cell's VM had: each rule of `--hostfwd` with a free host port of its own. */

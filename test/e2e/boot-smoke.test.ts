@@ -15,6 +15,7 @@ import { onDeno, tempDir, testCache } from "../helpers.ts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { MicroVM } from "../../lib/vm/microvm.ts";
+import { runMatrix } from "../../lib/recipe/matrix.ts";
 
 const env = { ...process.env, MICROFORGE_CACHE: testCache };
 let vm: MicroVM;
@@ -47,4 +48,15 @@ test(`smoke boot on ${onDeno ? "Deno" : "Node"}: the default kernel runs a comma
   assert.equal(top.at(-1)!.endMs, t.timings.exitMs);
   const chart = await readFile(svg, "utf8");
   for (const p of top) assert.ok(chart.includes(p.name.replaceAll("&", "&amp;")), p.name);
+});
+
+test(`smoke matrix on ${onDeno ? "Deno" : "Node"}: two cells side by side, KTAP subtests judged`, { timeout: 30 * 60_000 }, async () => {
+  // Exit status 0, but a subtest failed: the cell fails.
+  const ktap = "printf 'KTAP version 1\\n1..2\\nok 1 one\\nnot ok 2 two\\n'";
+  const report = await runMatrix(["sh", "-c", ktap], { kernelSource: "debian", kernels: ["6.1"], repeat: 2, parallel: 2, accel: "tcg", env, log: memoryLogger(), quiet: true });
+  assert.equal(report.total, 2);
+  assert.deepEqual(report.cells.map((c) => [c.id, c.status]), [["6.1/default#1", "failed"], ["6.1/default#2", "failed"]]);
+  assert.deepEqual(report.cells[0].subtests?.map((t) => [t.name, t.ok]), [["one", true], ["two", false]]);
+  assert.equal(report.cells[0].reason, "1 of 2 subtests failed: two");
+  assert.deepEqual(report.summary, { passed: 0, failed: 2, skipped: 0 });
 });

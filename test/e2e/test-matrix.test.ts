@@ -38,8 +38,9 @@ test("6.1 passes and 6.12 fails: exit 1, a JSON cell each, JUnit with 2 testcase
   assert.match(old.kernel.configHash ?? "", /^[0-9a-f]{16,64}$/);
   assert.ok(old.phases?.some((p) => p.name === "command"), JSON.stringify(old.phases));
   assert.deepEqual(report.summary, { passed: 1, failed: 1, skipped: 0 });
-  // One plain line per cell off a terminal, then the summary.
-  assert.match(r.stderr, /PASS +6\.1\/default#1 .*\nFAIL +6\.12\/default#1 .*exit status 3/);
+  // One plain line per cell off a terminal, in the order they finish, then the summary.
+  assert.match(r.stderr, /^PASS +6\.1\/default#1 +\d+\.\ds$/m);
+  assert.match(r.stderr, /^FAIL +6\.12\/default#1 +\d+\.\ds {2}exit status 3$/m);
   assert.match(r.stderr, /2 cells: 1 passed, 1 failed/);
   const counts = junitCounts(await readFile(junit, "utf8"));
   assert.deepEqual({ suites: counts.suites, tests: counts.testcases, failures: counts.failures }, { suites: 2, tests: 2, failures: 1 });
@@ -83,12 +84,16 @@ test("KTAP subtests become testcases; --shard 1/2 and 2/2 run each cell once and
   assert.match(twice.stderr, /6\.1\/default#2/);
 });
 
-test("--repeat 8 --parallel 2 -- true passes 8 cells and leaves no QEMU; --fail-fast stops after a timeout", { skip, timeout: 30 * 60_000 }, async () => {
+test("--repeat 8 --parallel 2 -- true passes 8 cells with ports of their own and leaves no QEMU; --fail-fast stops after a timeout; a panic fails its cell", { skip, timeout: 30 * 60_000 }, async () => {
   const marker = `microforge.test=${randomUUID()}`;
-  const r = await cli([...BASE, "--kernels", "6.1", "--repeat", "8", "--parallel", "2", "--append", marker, "--", "true"]);
+  // Every cell forwards the same --hostfwd: each gets a host port of its own, or the second QEMU could not bind it.
+  const r = await cli([...BASE, "--kernels", "6.1", "--repeat", "8", "--parallel", "2", "--append", marker, "--hostfwd", "18080:80", "--json", "--", "true"]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /8 cells: 8 passed, 0 failed/);
   assert.equal((r.stderr.match(/^PASS /gm) ?? []).length, 8);
+  const ports = (JSON.parse(r.stdout) as TestReport).cells.map((c) => c.hostfwd?.[0]);
+  assert.equal(new Set(ports).size, 8, ports.join(" "));
+  for (const p of ports) assert.match(p ?? "", /^tcp::\d+-:80$/);
   const left = await runProcess(["pgrep", "-f", marker], { nothrow: true });
   assert.equal(left.stdout, "", "QEMU processes left behind");
 
@@ -97,5 +102,14 @@ test("--repeat 8 --parallel 2 -- true passes 8 cells and leaves no QEMU; --fail-
   const report = JSON.parse(ff.stdout) as TestReport;
   assert.deepEqual(report.cells.map((c) => c.status), ["timeout", "skipped", "skipped"]);
   assert.equal(report.cells[0].exitCode, 124);
-  assert.match(report.cells[0].reason ?? "", /8 s|timed out|time/i);
+  assert.match(report.cells[0].reason ?? "", /did not finish within 8 s/);
+
+  // A panicking init: the cell is a panic, status 255, with the console's tail.
+  const panic = await cli([...BASE, "--kernels", "6.1", "--append", "rdinit=/bin/false", "--json", "--", "true"]);
+  assert.equal(panic.code, 1, panic.stderr);
+  const cell = (JSON.parse(panic.stdout) as TestReport).cells[0];
+  assert.deepEqual([cell.status, cell.exitCode], ["panic", 255]);
+  assert.match(cell.reason ?? "", /panicked: .*Attempted to kill init/);
+  assert.match(cell.consoleTail ?? "", /Call Trace:/);
+  assert.match(panic.stderr, /^PANIC +6\.1\/default#1 /m);
 });
