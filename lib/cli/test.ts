@@ -61,25 +61,20 @@ export const testCommand: Command = {
     if (!args._.length) throw new UsageError("microforge test needs a command to run in each cell", "pass it after --, e.g. `microforge test --kernels 6.1,6.12 -- uname -r`");
     const color = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
     const status = new MatrixStatus(matrixPlan(o).selected, { write: (s) => void process.stderr.write(s), live: Boolean(process.stderr.isTTY), columns: process.stderr.columns, color });
-    // Ctrl-C or a CI job's TERM: stop the VMs (the process tracker kills them too), still write the reports.
-    const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+    // Ctrl-C or a CI job's TERM: util/reaper.ts kills every VM and exits 128+N; no report is half-written (they are written whole, at the end).
     let report: TestReport;
     try {
       report = await runMatrix(args._, {
         ...o,
         log: stderrLogger({ quiet: args.quiet as boolean }),
-        signal: stop.signal,
         observer: { started: (c) => status.started(c), output: (c, chunk) => status.output(c, chunk), finished: (r) => status.finished(r) },
       });
     } finally {
       status.close();
-      process.removeListener("SIGINT", onSignal).removeListener("SIGTERM", onSignal);
     }
     await writeReports(report, args);
     process.stderr.write(summaryLine(report, color));
-    return report.summary.failed || report.summary.skipped || stop.signal.aborted ? 1 : 0;
+    return report.summary.failed || report.summary.skipped ? 1 : 0;
   },
 };
 

@@ -7,12 +7,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runProcess } from "../../lib/util/process.ts";
 import type { TestReport } from "../../lib/run/test-report.ts";
-import { cli, debianKernelSource, onDeno, tempDir } from "../helpers.ts";
+import { cli, debianKernelSource, onDeno, repoRoot, tempDir, testCache, tsRunner } from "../helpers.ts";
 import { junitCounts } from "../xml.ts";
 
 const skip = onDeno ? "builds and boots real VMs from the CLI; runs under Node" : false;
@@ -96,6 +97,17 @@ test("--repeat 8 --parallel 2 -- true passes 8 cells with ports of their own and
   for (const p of ports) assert.match(p ?? "", /^tcp::\d+-:80$/);
   const left = await runProcess(["pgrep", "-f", marker], { nothrow: true });
   assert.equal(left.stdout, "", "QEMU processes left behind");
+
+  // SIGTERM while two cells run: every VM goes, and we exit 143.
+  const [bin, ...pre] = tsRunner("node");
+  const child = spawn(bin, [...pre, join(repoRoot, "lib", "cli.ts"), ...BASE, "--kernels", "6.1", "--repeat", "4", "--parallel", "2", "--append", marker, "--", "sleep", "1000"], { stdio: "ignore", env: { ...process.env, MICROFORGE_CACHE: testCache } });
+  const qemus = async () => (await runProcess(["pgrep", "-f", `qemu-system.*${marker}`], { nothrow: true })).stdout.trim().split("\n").filter(Boolean);
+  for (let i = 0; i < 300 && (await qemus()).length < 2; i++) await new Promise((res) => setTimeout(res, 100));
+  assert.equal((await qemus()).length, 2, "two cells never ran side by side");
+  child.kill("SIGTERM");
+  assert.equal(await new Promise((res) => child.once("close", (c, sig) => res(c ?? sig))), 143);
+  await new Promise((res) => setTimeout(res, 300));
+  assert.deepEqual(await qemus(), [], "a QEMU process survived");
 
   const ff = await cli([...BASE, "--kernels", "6.1", "--repeat", "3", "--parallel", "1", "--fail-fast", "--timeout", "8", "--json", "--", "sleep", "600"]);
   assert.equal(ff.code, 1, ff.stderr);
