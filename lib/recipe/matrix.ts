@@ -4,8 +4,7 @@
  * after another, since a build already uses every core; then the cells run
  * `parallel` at a time. `microforge test` and the DSL's `matrix()` run it.
  */
-import { readFile } from "node:fs/promises";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { DEFAULT_FEATURES, expandFeatures } from "../kernel/fragments.ts";
 import { type CellPlan, matrixCells, shardCells } from "../run/cells.ts";
 import { type CellTarget, runCell } from "../run/cell-run.ts";
@@ -14,6 +13,8 @@ import { type CellResult, type Shard, summarize, TEST_REPORT_FORMAT, type TestRe
 import { InputError, VmSpecError } from "../util/errors.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 import { parseMemory } from "../vm/values.ts";
+import { type AccelChoice, chooseAccel } from "../vm/accel.ts";
+import { findQemuOrThrow } from "../host/qemu.ts";
 import { type BuiltVm, type DefaultVmOptions, vmWithDefaults } from "./defaults.ts";
 
 /** The spec that names a `kernelTree` build in the matrix. */
@@ -123,6 +124,9 @@ export async function runMatrix(command: readonly string[], o: MatrixOptions = {
   const startedAt = new Date(now()).toISOString();
   const start = now();
   if (o.artifacts !== undefined) await mkdir(o.artifacts, { recursive: true });
+  // The accelerator once for the matrix, so a fallback to TCG is said once, not per kernel.
+  const qemu = o.qemu ?? (await findQemuOrThrow({ env: o.env }));
+  const accel = await chooseAccel(o.accel ?? (((o.env ?? process.env).MICROFORGE_ACCEL as AccelChoice | undefined) || "auto"), { qemu, log });
   // Build every kernel this shard needs first: builds use all cores, and a broken one fails before any VM starts.
   const kernels = [...new Set(cells.map((c) => c.kernel))];
   const targets = new Map<string, CellTarget>();
@@ -130,7 +134,7 @@ export async function runMatrix(command: readonly string[], o: MatrixOptions = {
     const key = `${c.kernel}\0${c.features}`;
     if (targets.has(key)) continue;
     log.step(`kernel ${c.kernel} with features ${c.features}`);
-    targets.set(key, await buildTarget(c.kernel, c.features, kernels, { ...o, log }));
+    targets.set(key, await buildTarget(c.kernel, c.features, kernels, { ...o, qemu, accel, log }));
   }
   log.step(`${selected.length} of ${cells.length} cells, ${parallel} at a time`);
   const timeoutMs = o.timeoutMs ?? 120_000;

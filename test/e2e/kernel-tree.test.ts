@@ -78,6 +78,15 @@ test("run --kernel-tree boots it: uname -r is the build's release", { skip, time
   assert.equal(r.stdout.trim(), first.release);
 });
 
+test("test --kernel-tree: a matrix of your tree, its report naming the tree and the release", { skip, timeout: 10 * 60_000 }, async () => {
+  const r = await cli(["test", "--quiet", "--kernel-tree", tree, "--features", FEATURES, "--accel", "tcg", "--json", "--", "uname", "-r"]);
+  assert.equal(r.code, 0, r.stderr);
+  const [cell] = JSON.parse(r.stdout).cells;
+  assert.equal(cell.id, `tree/${FEATURES}#1`);
+  assert.deepEqual([cell.kernel.spec, cell.kernel.tree, cell.kernel.release], ["tree", tree, first.release]);
+  assert.equal(cell.stdoutTail, first.release);
+});
+
 /** A TCP port that was free a moment ago. */
 async function freePort(): Promise<number> {
   const server = createServer();

@@ -25,7 +25,8 @@ test("6.1 passes and 6.12 fails: exit 1, a JSON cell each, JUnit with 2 testcase
   const junit = join(dir, "junit.xml");
   const artifacts = join(dir, "artifacts");
   const cmd = ["sh", "-c", 'r=$(uname -r); echo "$r"; case "$r" in 6.1.*) ;; *) echo "not 6.1: $r" >&2; exit 3;; esac'];
-  const r = await cli([...BASE, "--kernels", "6.1,6.12", "--json", "--junit", junit, "--artifacts", artifacts, "--", ...cmd]);
+  const lock = join(dir, "microforge.lock.json");
+  const r = await cli([...BASE, "--kernels", "6.1,6.12", "--lock", lock, "--json", "--junit", junit, "--artifacts", artifacts, "--", ...cmd]);
   assert.equal(r.code, 1, r.stderr);
   const report = JSON.parse(r.stdout) as TestReport;
   assert.equal(report.total, 2);
@@ -39,6 +40,11 @@ test("6.1 passes and 6.12 fails: exit 1, a JSON cell each, JUnit with 2 testcase
   assert.match(old.kernel.configHash ?? "", /^[0-9a-f]{16,64}$/);
   assert.ok(old.phases?.some((p) => p.name === "command"), JSON.stringify(old.phases));
   assert.deepEqual(report.summary, { passed: 1, failed: 1, skipped: 0 });
+  // Each kernel of the matrix is pinned under an entry of its own.
+  const pinned = JSON.parse(await readFile(lock, "utf8")).artifacts;
+  assert.deepEqual([pinned["kernel:6.1"].spec, pinned["kernel:6.1"].version], ["6.1", old.kernel.version]);
+  assert.deepEqual([pinned["kernel:6.12"].spec, pinned["kernel:6.12"].version], ["6.12", young.kernel.version]);
+  assert.equal(pinned.kernel, undefined);
   // One plain line per cell off a terminal, in the order they finish, then the summary.
   assert.match(r.stderr, /^PASS +6\.1\/default#1 +\d+\.\ds$/m);
   assert.match(r.stderr, /^FAIL +6\.12\/default#1 +\d+\.\ds {2}exit status 3$/m);
