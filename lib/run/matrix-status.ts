@@ -77,16 +77,16 @@ export class MatrixStatus {
     this.#now = o.now ?? Date.now;
     this.#idWidth = Math.min(40, Math.max(0, ...cells.map((c) => c.id.length)));
     this.#total = cells.length;
-    if (o.live) {
+  }
+
+  /** A cell's VM is starting. The table appears with the first (the kernel builds before it draw progress of their own). */
+  started(cell: CellPlan): void {
+    this.#running.set(cell.index, { id: cell.id, start: this.#now(), last: "" });
+    if (this.#o.live && !this.#timer) {
       this.#timer = setInterval(() => this.#draw(), 250);
       // A pending redraw must not keep the process alive.
       (this.#timer as { unref?: () => void }).unref?.();
     }
-  }
-
-  /** A cell's VM is starting. */
-  started(cell: CellPlan): void {
-    this.#running.set(cell.index, { id: cell.id, start: this.#now(), last: "" });
   }
 
   /** Output of a running cell: its last non-empty line is shown. */
