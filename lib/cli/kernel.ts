@@ -4,7 +4,7 @@
  */
 import { DEFAULT_SPEC, checkSpec } from "../sources/version-spec.ts";
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { type Command, listFlag } from "./command.ts";
 import { suggest } from "../util/suggest.ts";
 import { type ParsedArgs } from "../util/flags.ts";
@@ -24,6 +24,7 @@ import { lockedKernel, lockTreeBuild } from "../fetch/locked.ts";
 import { stderrLogger } from "../util/log.ts";
 import { sourceTree } from "../kernel/source-tree.ts";
 import { checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions, selectionFlags } from "./source-flags.ts";
+import { archArg, archFlag } from "./arch-flag.ts";
 
 function features(args: ParsedArgs): string[] {
   const list = listFlag(args, "features");
@@ -131,15 +132,17 @@ async function buildCmd(args: ParsedArgs, common: Record<string, unknown>): Prom
   }
   // The config layers are rendered and checked once the version is known, before the tarball is fetched.
   // Before any download: the config renders, and the tools to build it are here.
+  const arch = archArg(args);
   const beforeFetch = async (version: string) => {
-    kernelConfigRequest({ version, ...inputs });
-    await assertBuildToolchain();
+    kernelConfigRequest({ version, ...inputs, arch });
+    await assertBuildToolchain(undefined, arch);
   };
   const tarball = kernelTree === undefined ? await lockedKernel(spec, { ...common, log, quiet: args.quiet as boolean, lock: lockOptions(args), beforeFetch }) : undefined;
   const k = await buildKernel({
     tarball,
     tree: kernelTree,
     ...inputs,
+    arch,
     makeVars: args.make as string[],
     jobs,
     allowDropped: args["allow-dropped"] as boolean,
@@ -151,12 +154,13 @@ async function buildCmd(args: ParsedArgs, common: Record<string, unknown>): Prom
   if (args.output) {
     const out = resolve(args.output as string);
     await mkdir(out, { recursive: true });
-    for (const name of ["bzImage", "vmlinux", "config"] as const) await copyFile(paths[name], join(out, name));
-    paths = { bzImage: join(out, "bzImage"), vmlinux: join(out, "vmlinux"), config: join(out, "config") };
+    // Each under its own name: the boot image is a bzImage on x86_64, an Image elsewhere.
+    for (const name of ["bzImage", "vmlinux", "config"] as const) await copyFile(paths[name], join(out, basename(paths[name])));
+    paths = { bzImage: join(out, basename(paths.bzImage)), vmlinux: join(out, "vmlinux"), config: join(out, "config") };
   }
   // What to pass to --kernel (QEMU's -kernel): the PVH vmlinux boots faster than the bzImage.
   const boot = k.pvh ? paths.vmlinux : paths.bzImage;
-  const result = { version: k.version, release: k.release, tree: k.local?.path, git: k.local?.git, ...paths, boot, pvh: k.pvh, configHash: k.configHash, key: k.key, seconds: k.seconds, cached: k.cached, yes: k.yes };
+  const result = { version: k.version, arch, release: k.release, tree: k.local?.path, git: k.local?.git, ...paths, boot, pvh: k.pvh, configHash: k.configHash, key: k.key, seconds: k.seconds, cached: k.cached, yes: k.yes };
   if (args.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
   else {
     process.stdout.write(`${result.bzImage}\n  version   ${k.version}\n  vmlinux   ${result.vmlinux}${k.pvh ? " (PVH: boot this one, it is faster)" : ""}\n  config    ${result.config} (sha256 ${k.configHash.slice(0, 16)}…, ${k.yes} =y)\n`);
@@ -171,6 +175,7 @@ export const kernelCommand: Command = {
   summary: "Show/verify the layered kernel config (config), build a cached kernel (build), or pick options in the kernel's own menu (menuconfig, nconfig)",
   usage: "config|build|menuconfig|nconfig [--version SPEC | --kernel-tree DIR] [--features LIST] [--config FILE]... [--set CONFIG_X=y]...",
   flags: [
+    archFlag,
     { name: "version", type: "string", env: "MICROFORGE_KERNEL_VERSION", description: `kernel version spec (default ${DEFAULT_SPEC.kernel})` },
     kernelSourceFlag,
     { name: "kernel-tree", type: "string", env: "MICROFORGE_KERNEL_TREE", description: "build, menuconfig: your own source tree (a git checkout), built out of tree; never written to" },

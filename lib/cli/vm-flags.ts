@@ -18,12 +18,14 @@ import type { ShareOption } from "../vm/prepare.ts";
 import type { DefaultVmOptions } from "../recipe/defaults.ts";
 import { checkKernelArg, parseCpus, parseHostfwd, parseMemory } from "../vm/values.ts";
 import { checkSourceFlag, kernelSourceFlag, lockFlags, lockOptions } from "./source-flags.ts";
+import { archArg, archFlag } from "./arch-flag.ts";
 
 /** `--accel`, shared with `rerun`. */
 export const accelFlag: FlagSpec = { name: "accel", type: "string", default: "auto", env: "MICROFORGE_ACCEL", description: "auto (KVM when it really works, else TCG), kvm or tcg" };
 
 /** The VM flags. */
 export const vmFlags: FlagSpec[] = [
+  archFlag,
   { name: "kernel", type: "string", description: "bzImage to boot (default: build the default kernel, cached)" },
   { name: "kernel-version", type: "string", env: "MICROFORGE_KERNEL_VERSION", description: "version spec for the default kernel (default longterm)" },
   kernelSourceFlag,
@@ -130,6 +132,7 @@ export function vmOptions(args: ParsedArgs): DefaultVmOptions {
   flagValue("memory", () => parseMemory(args.memory as string));
   hostfwd.forEach((f) => flagValue("hostfwd", () => parseHostfwd(f)));
   return {
+    arch: archArg(args),
     kernel: args.kernel as string | undefined,
     kernelVersion,
     kernelSource: args["kernel-source"] as string,

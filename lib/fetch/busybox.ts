@@ -13,6 +13,7 @@ import { resolveSpec } from "../sources/version-spec.ts";
 import { findOnPath } from "../util/find-on-path.ts";
 import { aptPackages, debianFile } from "../sources/debian.ts";
 import { stderrLogger } from "../util/log.ts";
+import { archInfo, hostArch, isCross } from "../util/arch.ts";
 
 /** Where busybox comes from: "busybox.net", "debian" (package), "host" (PATH), a file path, or "auto" (those three in turn). */
 export type BusyboxSource = "auto" | "busybox.net" | "host" | "debian" | (string & Record<never, never>);
@@ -27,7 +28,7 @@ function checkVersion(bb: Busybox, spec: string | undefined, from: string): Busy
 export async function hostBusybox(deps: BusyboxDeps = {}): Promise<Busybox> {
   const found = await findOnPath("busybox", deps.env);
   if (!found) throw new BusyboxError("No busybox on PATH", "install it (`apt-get install busybox-static`, or run `microforge doctor --fix`), or use --busybox debian");
-  return checkVersion({ ...(await inspectBusybox(found, "host")), url: found }, deps.version, "the host");
+  return checkVersion({ ...(await inspectBusybox(found, "host", deps.arch)), url: found }, deps.version, "the host");
 }
 
 export type { Busybox, BusyboxDeps };
@@ -39,7 +40,7 @@ export async function resolveBusybox(source: BusyboxSource = "auto", deps: Busyb
   if (kind === "busybox.net") return await busyboxNet(deps);
   if (kind === "debian") return await debianBusybox(deps);
   if (kind === "host") return await hostBusybox(deps);
-  if (kind !== "auto") return checkVersion({ ...(await inspectBusybox(kind, "path")), url: resolve(kind) }, deps.version, kind);
+  if (kind !== "auto") return checkVersion({ ...(await inspectBusybox(kind, "path", deps.arch)), url: resolve(kind) }, deps.version, kind);
   const log = deps.log ?? stderrLogger({ quiet: deps.quiet });
   const failures: string[] = [];
   for (const [name, get] of [["busybox.net", busyboxNet], ["debian", debianBusybox], ["host", hostBusybox]] as const) {
@@ -58,14 +59,21 @@ export async function resolveBusybox(source: BusyboxSource = "auto", deps: Busyb
   throw new BusyboxError(`No busybox source worked:\n  ${failures.join("\n  ")}`, "install busybox-static (or run `microforge doctor --fix`), or pass --busybox PATH to a static x86_64 busybox");
 }
 
-/** Debian's `busybox-static`, downloaded once into the cache. */
+/** Debian's `busybox-static` (of the guest's architecture, through multiarch), downloaded once into the cache. */
 export async function debianBusybox(deps: BusyboxDeps = {}): Promise<Busybox> {
-  const [pkg] = await aptPackages(["busybox-static"], deps);
-  if (!pkg) throw new DebianPackageError("apt does not know the package busybox-static", "run `apt-get update` first (as root or with sudo)");
+  const arch = deps.arch ?? hostArch();
+  const name = isCross(arch) ? `busybox-static:${archInfo(arch).debian}` : "busybox-static";
+  const [pkg] = await aptPackages([name], deps);
+  if (!pkg) {
+    const hint = isCross(arch)
+      ? `let apt fetch ${archInfo(arch).debian} packages: \`dpkg --add-architecture ${archInfo(arch).debian} && apt-get update\` (as root; \`microforge doctor --fix --arch ${arch}\` does it)`
+      : "run `apt-get update` first (as root or with sudo)";
+    throw new DebianPackageError(`apt does not know the package ${name}`, hint);
+  }
   const url = `debian:${pkg.name}=${pkg.version}`;
   if (deps.version && deps.version !== "latest") {
     resolveSpec(deps.version, [{ version: pkg.upstream, semver: toSemver(pkg.upstream) ?? "0.0.0" }], { what: "busybox", from: "Debian packages" });
   }
   const path = await debianFile(pkg, "bin/busybox", deps);
-  return { ...(await inspectBusybox(path, "debian")), url };
+  return { ...(await inspectBusybox(path, "debian", arch)), url };
 }

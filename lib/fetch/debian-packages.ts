@@ -10,6 +10,7 @@
  * dependencies in `depends`: a locked closure is walked from the lock alone,
  * so `--locked` fetches exactly the pinned versions and bytes.
  */
+import { type Arch, archInfo, hostArch, isCross } from "../util/arch.ts";
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { LockOptions } from "./locked.ts";
@@ -34,6 +35,8 @@ export interface FetchedPackage {
 /** Options of {@linkcode fetchPackages}. */
 export interface FetchPackagesOptions extends ResolveOptions {
   lock?: LockOptions;
+  /** The guest's architecture (default: this host's, which is the only one packages come for now). */
+  arch?: Arch;
 }
 
 /** A package to fetch: what is pinned, and what it needs. */
@@ -162,6 +165,9 @@ async function unpack(deb: string, root: string, options: FetchPackagesOptions):
 export async function fetchPackages(names: readonly string[], options: FetchPackagesOptions = {}): Promise<FetchedPackage[]> {
   const env = options.env ?? process.env;
   const log = options.log ?? stderrLogger();
+  if (options.arch && isCross(options.arch)) {
+    throw new PackageError(`Debian packages for an ${options.arch} guest cannot be resolved yet: apt resolves dependencies for this ${hostArch()} host`, `leave out --package for --arch ${options.arch}; use --binary with ${options.arch} executables (a static build, or from /usr/${archInfo(options.arch).crossCompile.slice(0, -1)}/)`);
+  }
   const cache = cacheRoot(env);
   const planned = await plan(names, options);
   const roots = new Map(planned.map((p) => [p.name, packageRootDir(cache, p.sha256)]));

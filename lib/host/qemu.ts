@@ -8,29 +8,37 @@ import { join, resolve } from "node:path";
 import { MissingToolError } from "../util/errors.ts";
 import { type Runner, runProcess } from "../util/process.ts";
 import { findOnPath } from "../util/find-on-path.ts";
+import { type Arch, archInfo } from "../util/arch.ts";
 
 /** The QEMU binary microforge drives. */
 export const QEMU = "qemu-system-x86_64";
 /** Where distributions put QEMU's firmware when `-L help` does not say. */
 export const QEMU_DATA_DIRS: readonly string[] = ["/usr/share/qemu", "/usr/share/seabios", "/usr/local/share/qemu", "/usr/share/qemu-firmware"];
 
-/** Side effects, injectable. */
+/** Side effects, injectable, and the guest architecture whose emulator to find (default x86_64). */
 export interface QemuHostDeps {
   env?: Record<string, string | undefined>;
+  arch?: Arch;
   run?: Runner;
   fileExists?: (path: string) => Promise<boolean>;
 }
 
-/** `qemu-system-x86_64` on PATH (or `MICROFORGE_QEMU`), if any. */
+/** `qemu-system-x86_64` (the arch's emulator) on PATH, or `MICROFORGE_QEMU` for x86_64, if any. */
 export async function findQemu(deps: QemuHostDeps = {}): Promise<string | undefined> {
   const env = deps.env ?? process.env;
-  return await findOnPath(env.MICROFORGE_QEMU || QEMU, env);
+  const arch = deps.arch ?? "x86_64";
+  return await findOnPath((arch === "x86_64" && env.MICROFORGE_QEMU) || archInfo(arch).qemu, env);
 }
 
 /** {@linkcode findQemu}, or a {@linkcode MissingToolError} saying how to install it. */
 export async function findQemuOrThrow(deps: QemuHostDeps = {}): Promise<string> {
   const qemu = await findQemu(deps);
   if (qemu) return qemu;
+  const arch = deps.arch ?? "x86_64";
+  if (arch !== "x86_64") {
+    const a = archInfo(arch);
+    throw new MissingToolError(a.qemu, `it runs ${arch} guests, and it is not on PATH`, `install it with \`apt-get install ${a.qemuPackage}\``);
+  }
   const given = (deps.env ?? process.env).MICROFORGE_QEMU;
   if (given) {
     throw new MissingToolError(QEMU, `MICROFORGE_QEMU is ${given}, which is not an executable file`, "point MICROFORGE_QEMU at a qemu-system-x86_64 binary or unset it to use the one on PATH (`apt-get install qemu-system-x86`)");

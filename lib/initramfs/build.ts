@@ -4,6 +4,7 @@
  * is named by its sha256, so its name changes with any module's content. (The DSL's `initramfs()` adds the recipe's
  * own templates/ to the search.)
  */
+import type { Arch } from "../util/arch.ts";
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { type Busybox, type BusyboxSource, resolveBusybox } from "../fetch/busybox.ts";
@@ -21,6 +22,8 @@ export interface InitramfsOptions extends Omit<RootfsSpec, "busybox">, PackOptio
   busybox?: Busybox | BusyboxSource;
   /** Version spec for a busybox that is not given as an object (default "latest"). */
   busyboxVersion?: string;
+  /** The guest architecture (default x86_64): busybox, binaries and packages must be built for it. */
+  arch?: Arch;
   /** Host executables to copy in, each with its interpreter and libraries (see {@linkcode guestToolContent}). */
   binaries?: readonly string[];
   /** Debian packages to unpack in, with their dependencies; maintainer scripts do not run. */
@@ -42,11 +45,11 @@ export interface Initramfs extends PackResult {
 export async function buildInitramfs(options: InitramfsOptions = {}): Promise<Initramfs> {
   const log = options.log ?? stderrLogger();
   const env = options.env ?? process.env;
-  const busybox = typeof options.busybox === "object" ? options.busybox : await resolveBusybox(options.busybox, { log, env, version: options.busyboxVersion });
+  const busybox = typeof options.busybox === "object" ? options.busybox : await resolveBusybox(options.busybox, { log, env, version: options.busyboxVersion, arch: options.arch });
   log.step(`packing initramfs (busybox ${busybox.version ?? "?"} from ${busybox.origin})`);
   const init = options.init;
   const applets = options.applets ?? (await busyboxApplets(busybox.path, busybox.sha256));
-  const extra = await guestToolContent({ binaries: options.binaries, packages: options.packages, lock: options.lock, applets, extra: options.extra, env, log });
+  const extra = await guestToolContent({ binaries: options.binaries, packages: options.packages, lock: options.lock, applets, extra: options.extra, env, log, arch: options.arch });
   const entries = await rootfsEntries({ busybox: busybox.path, init, extra, applets, modules: options.modules }, { log });
   const dir = join(cacheRoot(env), "initramfs");
   const memberCache = join(cacheRoot(env), "gzip-members");

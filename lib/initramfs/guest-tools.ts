@@ -6,6 +6,7 @@
  * content. Where two give the same path, the later wins: packages, then
  * binaries, then the recipe's files.
  */
+import type { Arch } from "../util/arch.ts";
 import type { LockOptions } from "../fetch/locked.ts";
 import { fetchPackages } from "../fetch/debian-packages.ts";
 import type { Logger } from "../util/log.ts";
@@ -27,6 +28,8 @@ export interface GuestTools {
   extra?: readonly ExtraContent[];
   env?: Record<string, string | undefined>;
   log: Logger;
+  /** The guest's architecture (default x86_64): binaries and packages must be built for it. */
+  arch?: Arch;
 }
 
 /** The image's extra content with the packages and binaries of `o` added (the recipe's own `extra` alone when there are none). */
@@ -36,12 +39,12 @@ export async function guestToolContent(o: GuestTools): Promise<ExtraContent[]> {
   let packaged: ExtraContent[] = [];
   if (o.packages?.length) {
     o.log.step(`Debian packages: ${o.packages.join(", ")} (with their dependencies; maintainer scripts do not run)`);
-    const fetched = await fetchPackages(o.packages, { lock: o.lock, env: o.env, log: o.log });
+    const fetched = await fetchPackages(o.packages, { lock: o.lock, env: o.env, log: o.log, arch: o.arch });
     o.log.step(`unpacked ${fetched.length} packages: ${fetched.map((p) => `${p.name} ${p.version}`).join(", ")}`);
     packaged = await packageContent(fetched.map((p) => p.root));
   }
   const present = new Set(["init", "bin/busybox", "bin/sh", ...(o.applets ?? []).map((a) => `bin/${a}`), ...[...packaged, ...own].map((x) => archivePath(x.dest))]);
-  const binaries = o.binaries?.length ? await hostBinaryContent(o.binaries, { inImage: (path) => present.has(archivePath(path)) }) : [];
+  const binaries = o.binaries?.length ? await hostBinaryContent(o.binaries, { inImage: (path) => present.has(archivePath(path)), arch: o.arch }) : [];
   const merged = new Map<string, ExtraContent>();
   for (const item of [...packaged, ...binaries, ...own]) merged.set(archivePath(item.dest), item);
   return [...merged.values()];

@@ -19,6 +19,7 @@
  * (the baseline copy of a library works on any x86_64). For a script only the
  * `#!` interpreter is checked, not what `#!/usr/bin/env python3` then runs.
  */
+import type { Arch } from "../util/arch.ts";
 import { readdir, readFile, readlink, stat } from "node:fs/promises";
 import { posix } from "node:path";
 import type { ExtraContent } from "./rootfs.ts";
@@ -37,6 +38,8 @@ export interface HostBinaryOptions {
   inImage?: (path: string) => boolean;
   /** The host root to read from (default "/"; tests use a fake one). */
   root?: string;
+  /** The guest's architecture (default x86_64): a binary of another is refused, a library of another skipped. */
+  arch?: Arch;
 }
 
 interface Found {
@@ -50,7 +53,7 @@ interface Found {
 class Host {
   readonly elves = new Map<string, Promise<ElfInfo>>();
   #conf?: Promise<string[]>;
-  constructor(readonly root: string) {}
+  constructor(readonly root: string, readonly arch: Arch = "x86_64") {}
 
   file(path: string): string {
     return this.root === "/" ? path : posix.join(this.root, path);
@@ -84,9 +87,9 @@ class Host {
     return done;
   }
 
-  /** The x86_64 ELF at the real path `path` (read once). */
+  /** The guest architecture's ELF at the real path `path` (read once). */
   elf(path: string): Promise<ElfInfo> {
-    if (!this.elves.has(path)) this.elves.set(path, readElf(this.file(path)));
+    if (!this.elves.has(path)) this.elves.set(path, readElf(this.file(path), this.arch));
     return this.elves.get(path)!;
   }
 
@@ -245,7 +248,7 @@ async function sniff(file: string): Promise<{ kind: "elf" } | { kind: "script"; 
  * Throws {@linkcode BinaryError} naming the file and what is missing.
  */
 export async function hostBinaryContent(paths: readonly string[], o: HostBinaryOptions = {}): Promise<ExtraContent[]> {
-  const host = new Host(o.root ?? "/");
+  const host = new Host(o.root ?? "/", o.arch ?? "x86_64");
   const out = new Map<string, ExtraContent>();
   const add = (item: ExtraContent) => {
     if (!out.has(item.dest)) out.set(item.dest, item);

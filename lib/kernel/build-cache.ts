@@ -6,7 +6,8 @@
  * damaged or incomplete one is reported, and rebuilt by the caller.
  */
 import { copyFile, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import type { Arch } from "../util/arch.ts";
 import { cacheRoot, ensureDir, tempPathFor, writeError } from "../util/cache-dir.ts";
 import { sha256File } from "../util/hash.ts";
 import type { LocalTree } from "./local-tree.ts";
@@ -20,8 +21,11 @@ export interface KernelBuild {
   /** sha256 of the final `.config`. */
   configHash: string;
   dir: string;
+  /** The architecture's compressed boot image: the bzImage on x86_64, `Image` on arm64 and riscv64. */
   bzImage: string;
   vmlinux: string;
+  /** The guest architecture it was built for (builds without one are x86_64). */
+  arch?: Arch;
   /** What QEMU's `-kernel` boots: the vmlinux when it has the PVH entry (faster), else the bzImage. */
   bootImage: string;
   /** The config has CONFIG_PVH=y. */
@@ -83,7 +87,8 @@ export async function readCached(dir: string, key: string): Promise<Cached> {
   if (meta?.key !== key) return { problem: "build.json belongs to another build" };
   // Verify on use: a damaged image is rebuilt, never booted.
   const pvh = meta.pvh === true && typeof meta.vmlinuxSha256 === "string";
-  const artifacts: [string, string | undefined][] = [["bzImage", meta.bzImageSha256], ["vmlinux", pvh ? meta.vmlinuxSha256 : undefined], ["config", undefined]];
+  const image = meta.image === "Image" ? "Image" : "bzImage";
+  const artifacts: [string, string | undefined][] = [[image, meta.bzImageSha256], ["vmlinux", pvh ? meta.vmlinuxSha256 : undefined], ["config", undefined]];
   for (const [name, want] of artifacts) {
     const got = await (want ? sha256File(join(dir, name)) : stat(join(dir, name)).then(() => undefined)).catch((err: NodeJS.ErrnoException) => err);
     if (got instanceof Error) return { problem: `${name} is ${got.code === "ENOENT" ? "missing" : `unreadable (${got.message})`}` };
@@ -92,7 +97,7 @@ export async function readCached(dir: string, key: string): Promise<Cached> {
   const modules = await checkModules(dir, meta);
   if (typeof modules === "object") return modules;
   const vmlinux = join(dir, "vmlinux");
-  const build = { ...meta, dir, bzImage: join(dir, "bzImage"), vmlinux, bootImage: pvh ? vmlinux : join(dir, "bzImage"), pvh, config: join(dir, "config"), cached: true };
+  const build = { ...meta, dir, bzImage: join(dir, image), vmlinux, bootImage: pvh ? vmlinux : join(dir, image), pvh, config: join(dir, "config"), cached: true };
   return { build: modules ? { ...build, modules } : build };
 }
 
@@ -121,14 +126,18 @@ export interface StoreOptions {
   env: Record<string, string | undefined>;
   /** Install the modules with this `INSTALL_MOD_PATH` (the config has CONFIG_MODULES=y). */
   installModules?: (root: string) => Promise<void>;
+  /** The boot image in the O= directory (default arch/x86/boot/bzImage); kept under its own name (`bzImage`, `Image`). */
+  imagePath?: string;
 }
 
 /** Copy the build's outputs and its record into the cache entry `dir`, whole or not at all. */
 export async function storeBuild(buildDir: string, dir: string, o: StoreOptions): Promise<void> {
   const out = tempPathFor(dir);
+  const imagePath = o.imagePath ?? "arch/x86/boot/bzImage";
+  const image = basename(imagePath);
   try {
     await ensureDir(out);
-    await copyFile(join(buildDir, "arch/x86/boot/bzImage"), join(out, "bzImage"));
+    await copyFile(join(buildDir, imagePath), join(out, image));
     await copyFile(join(buildDir, "vmlinux"), join(out, "vmlinux"));
     await writeFile(join(out, "config"), o.config);
     await writeFile(join(out, "fragment.config"), o.fragment);
@@ -141,7 +150,7 @@ export async function storeBuild(buildDir: string, dir: string, o: StoreOptions)
       await rm(join(modules, "source"), { force: true });
       modulesSha256 = await treeSha256(modules);
     }
-    const { key, version, configHash, pvh, yes, steps, inputs, release, tree, local } = o.meta;
+    const { key, version, configHash, pvh, yes, steps, inputs, release, tree, local, arch } = o.meta;
     const meta = {
       key,
       version,
@@ -149,7 +158,8 @@ export async function storeBuild(buildDir: string, dir: string, o: StoreOptions)
       tree,
       local,
       configHash,
-      bzImageSha256: await sha256File(join(out, "bzImage")),
+      ...(arch && arch !== "x86_64" ? { arch, image } : {}),
+      bzImageSha256: await sha256File(join(out, image)),
       vmlinuxSha256: await sha256File(join(out, "vmlinux")),
       ...(modulesSha256 ? { modulesSha256 } : {}),
       pvh,
@@ -164,7 +174,7 @@ export async function storeBuild(buildDir: string, dir: string, o: StoreOptions)
     await rename(out, dir);
   } catch (err) {
     await rm(out, { recursive: true, force: true });
-    const needs = await Promise.all(["arch/x86/boot/bzImage", "vmlinux"].map((f) => stat(join(buildDir, f)).then((s) => s.size, () => 0)));
+    const needs = await Promise.all([imagePath, "vmlinux"].map((f) => stat(join(buildDir, f)).then((s) => s.size, () => 0)));
     throw await writeError(err, dir, { env: o.env, needs: needs[0] + needs[1], what: `the kernel ${o.meta.version} (bzImage and vmlinux)` });
   }
 }

@@ -19,6 +19,7 @@ import type { LocalTree } from "./local-tree.ts";
 import { type KernelBuild, kernelBuildDir, readCached, storeBuild } from "./build-cache.ts";
 import { installModules, runMake, stopOrphanMake } from "./build-make.ts";
 import { withModuleFeature } from "./modules.ts";
+import { type Arch, archInfo, hostArch, isCross } from "../util/arch.ts";
 
 /** Bump when the build recipe changes, so older cache entries are not reused. */
 const BUILD_FORMAT = 1;
@@ -35,6 +36,8 @@ export interface KernelBuildOptions extends Omit<ConfigRequestOptions, "version"
    * by itself when some symbol is `=m`, unless the config says CONFIG_MODULES=n.
    */
   moduleSupport?: boolean;
+  /** The guest architecture (default x86_64): cross-built with Debian's gcc-<arch>-linux-gnu elsewhere. */
+  arch?: Arch;
   /** Extra make variables (`KCFLAGS=-O2`); part of the cache key. */
   makeVars?: readonly string[];
   jobs?: number;
@@ -58,8 +61,9 @@ export function reproducibleEnv(env: Record<string, string | undefined>): Record
   };
 }
 
-async function compilerVersion(run: Runner, env: Record<string, string | undefined>): Promise<string> {
-  const r = await run(["gcc", "--version"], { env, nothrow: true }).catch(() => undefined);
+async function compilerVersion(run: Runner, env: Record<string, string | undefined>, arch: Arch): Promise<string> {
+  const gcc = isCross(arch) ? `${archInfo(arch).crossCompile}gcc` : "gcc";
+  const r = await run([gcc, "--version"], { env, nothrow: true }).catch(() => undefined);
   return r?.stdout.split("\n")[0] ?? "unknown";
 }
 
@@ -97,9 +101,12 @@ export async function buildInputs(options: KernelBuildOptions, source: { tarball
   const log = options.log ?? stderrLogger({ quiet: options.quiet });
   const request = buildRequest(options, version);
   const makeVars = [...(options.makeVars ?? [])];
-  const buildEnv = reproducibleEnv(env);
-  // The key order is part of the key: unchanged, entries built before this refactor are reused.
-  const inputs = { format: BUILD_FORMAT, ...source, fragment: request.fragment, makeVars, compiler: await compilerVersion(run, buildEnv), target: "bzImage" };
+  const arch = options.arch ?? hostArch();
+  const a = archInfo(arch);
+  // ARCH and CROSS_COMPILE from the environment reach every make: allnoconfig, the build, modules, out-of-tree modules.
+  const buildEnv = { ...reproducibleEnv(env), ARCH: a.kernelArch, ...(isCross(arch) ? { CROSS_COMPILE: a.crossCompile } : {}) };
+  // The key order is part of the key: unchanged, x86_64 entries built before architectures are reused.
+  const inputs = { format: BUILD_FORMAT, ...source, fragment: request.fragment, makeVars, compiler: await compilerVersion(run, buildEnv, arch), target: a.makeTarget, ...(arch !== "x86_64" ? { arch } : {}) };
   const key = sha256Hex(JSON.stringify(inputs));
   const root = cacheRoot(env);
   return { env, run, log, request, makeVars, buildEnv, inputs, key, root, dir: join(root, "kernels", key) };
@@ -127,13 +134,15 @@ export async function configureAndMake(j: BuildJob): Promise<KernelBuild> {
   // `make modules` also writes Module.symvers, which out-of-tree modules are built against.
   const modules = /^CONFIG_MODULES=y$/m.test(configured.config);
   const make = { tree, buildDir, makeVars: j.makeVars, run: j.run, env: j.buildEnv };
-  const steps = await runMake({ ...make, targets: modules ? ["bzImage", "modules"] : ["bzImage"], version, configHash, yes: configured.yes, root: j.root, jobs: options.jobs, quiet: options.quiet });
+  const arch = j.options.arch ?? hostArch();
+  const target = archInfo(arch).makeTarget;
+  const steps = await runMake({ ...make, targets: modules ? [target, "modules"] : [target], version, configHash, yes: configured.yes, root: j.root, jobs: options.jobs, quiet: options.quiet });
   const release = (await readFile(join(buildDir, "include/config/kernel.release"), "utf8").catch(() => "")).trim() || undefined;
   if (modules && !release) throw new KernelBuildError(`The kernel build in ${buildDir} has no include/config/kernel.release, so its modules have no place`, "run the build again; if it keeps failing, remove that directory");
   const local = j.local ? { path: j.local.path, git: j.local.git } : undefined;
-  const meta = { key: j.key, version, configHash, pvh: /^CONFIG_PVH=y$/m.test(configured.config), yes: configured.yes, steps, inputs: j.inputs, release, tree, local };
+  const meta = { key: j.key, version, configHash, pvh: /^CONFIG_PVH=y$/m.test(configured.config), yes: configured.yes, steps, inputs: j.inputs, release, tree, local, arch };
   const installer = modules ? (root: string) => installModules(make, root) : undefined;
-  await storeBuild(buildDir, j.dir, { config: configured.config, fragment: request.fragment, meta, started: j.started, env: j.env, installModules: installer });
+  await storeBuild(buildDir, j.dir, { config: configured.config, fragment: request.fragment, meta, started: j.started, env: j.env, installModules: installer, imagePath: archInfo(arch).imagePath });
   const built = await readCached(j.dir, j.key);
   if (!built.build) throw new KernelBuildError(`The kernel build in ${j.dir} did not verify after writing: ${built.problem}`, "check the disk and try again");
   return { ...built.build, cached: false };

@@ -42,7 +42,7 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
     log.step(`kernel ${version} (config ${first.build.configHash.slice(0, 12)}) from the cache`);
     return first.build;
   }
-  await assertBuildToolchain({ env, run });
+  await assertBuildToolchain({ env, run }, options.arch);
   return await withMutex(`kernel-${key}`, async () => {
     const again = await readCached(dir, key);
     if (again.build && await usable(again.build)) return again.build;

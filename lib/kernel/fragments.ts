@@ -1,10 +1,10 @@
 /**
  * The kernel config a build asks for, as ordered layers: the base template,
- * feature templates (`templates/kernel/<feature>.config.ejs`), the recipe's
+ * the architecture's (`templates/kernel/arch/<arch>.config.ejs`), feature templates (`templates/kernel/<feature>.config.ejs`), the recipe's
  * fragment files, the user's local layer (`templates/kernel/local.config`,
  * what `microforge kernel menuconfig` writes), then single `CONFIG_X=v`
  * overrides. Later layers win.
- * Templates see `opts` (the recipe's options), `kernel` ({version, major,
+ * Templates see `arch`, `opts` (the recipe's options), `kernel` ({version, major,
  * minor}) and `atLeast("6.2")`, so a renamed symbol can be handled per version.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -16,6 +16,7 @@ import { parseDotConfig, parseOverride, renderFragment } from "./dot-config.ts";
 import { ConfigFragmentError, FeatureError } from "../util/errors.ts";
 import { toSemver } from "../sources/kernel-version.ts";
 import { findTemplate, renderTemplate } from "../util/template.ts";
+import type { Arch } from "../util/arch.ts";
 
 /**
  * Features and the features each needs (net, blk and 9p ride on virtio-mmio).
@@ -83,6 +84,8 @@ export interface ConfigRequestOptions {
   templateDirs?: readonly string[];
   /** The local layer's file (see {@linkcode localFragment}): applied after the fragment files, before overrides, when it exists. */
   local?: string;
+  /** The guest architecture (default x86_64): its layer `kernel/arch/<arch>.config.ejs` follows the base. */
+  arch?: Arch;
 }
 
 /** Where the local layer lives inside a templates directory. */
@@ -109,7 +112,9 @@ export function checkFragmentFile(file: string): void {
 /** Render and merge all layers for a kernel build. */
 export function kernelConfigRequest(options: ConfigRequestOptions): ConfigRequest {
   const sv = semver.parse(toSemver(options.version) ?? "0.0.0")!;
+  const arch = options.arch ?? "x86_64";
   const vars = {
+    arch,
     opts: options.opts ?? {},
     kernel: { version: options.version, major: sv.major, minor: sv.minor },
     atLeast: (v: string) => semver.gte(sv, toSemver(v) ?? semver.coerce(v) ?? "0.0.0"),
@@ -118,7 +123,7 @@ export function kernelConfigRequest(options: ConfigRequestOptions): ConfigReques
     const file = findTemplate(`kernel/${feature}.config.ejs`, options.templateDirs);
     return { name, symbols: parseDotConfig(renderTemplate(file, vars), { source: file }) };
   };
-  const layers: FragmentLayer[] = [layer("base", "base")];
+  const layers: FragmentLayer[] = [layer("base", "base"), layer(`arch ${arch}`, `arch/${arch}`)];
   for (const f of expandFeatures(options.features ?? DEFAULT_FEATURES)) layers.push(layer(`feature ${f}`, f));
   const read = (file: string) => {
     checkFragmentFile(file);

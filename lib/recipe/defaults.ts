@@ -23,6 +23,8 @@ import type { MicroVM } from "../vm/microvm.ts";
 import { checkVmOptions, prepareVm, type VmOptions } from "../vm/prepare.ts";
 import { VmSpecError } from "../util/errors.ts";
 import { findQbootOrThrow, findQemuOrThrow } from "../host/qemu.ts";
+import { machineFor } from "../vm/machines.ts";
+import { hostArch } from "../util/arch.ts";
 
 /** {@linkcode VmOptions} plus what picks and builds the defaults. */
 export interface DefaultVmOptions extends VmOptions {
@@ -108,7 +110,7 @@ export async function defaultKernel(o: DefaultVmOptions = {}): Promise<KernelBui
 /** The default kernel and the tarball it was built from (none for a local tree, whose build goes into the lock). */
 async function kernelAndSource(o: DefaultVmOptions): Promise<{ kernel: KernelBuild; tarball?: KernelTarball }> {
   const log = o.log ?? stderrLogger({ quiet: o.quiet });
-  const kernel = { features: withHostRoot(o.features ?? DEFAULT_FEATURES, o.hostRoot), fragments: o.fragments, overrides: o.overrides, templateDirs: o.templateDirs, moduleSupport: wantsModules(o), log, quiet: o.quiet, env: o.env };
+  const kernel = { arch: o.arch, features: withHostRoot(o.features ?? DEFAULT_FEATURES, o.hostRoot), fragments: o.fragments, overrides: o.overrides, templateDirs: o.templateDirs, moduleSupport: wantsModules(o), log, quiet: o.quiet, env: o.env };
   if (o.kernelTree !== undefined) {
     const built = await buildKernel({ ...kernel, tree: o.kernelTree });
     await lockTreeBuild(o.lock, treeLockInfo(built));
@@ -136,7 +138,7 @@ export async function kernelModules(kernel: KernelBuild, o: DefaultVmOptions & {
 /** The default initramfs, with `command` baked into `/init` when given, and `modules` packed; a plain cpio (gunzip costs ~50 ms per TCG boot). */
 export async function defaultInitramfs(o: DefaultVmOptions & { log: Logger; moduleSet?: ModuleSet }): Promise<Initramfs> {
   const vars = o.command?.length ? { command: [...o.command], interactiveShell: false } : undefined;
-  return await buildInitramfs({ log: o.log, env: o.env, gzip: false, modules: o.moduleSet, binaries: o.binaries, packages: o.packages, lock: o.lock, init: { vars, templateDirs: [...(o.templateDirs ?? [])] } });
+  return await buildInitramfs({ arch: o.arch, log: o.log, env: o.env, gzip: false, modules: o.moduleSet, binaries: o.binaries, packages: o.packages, lock: o.lock, init: { vars, templateDirs: [...(o.templateDirs ?? [])] } });
 }
 
 /** Refuse module options that cannot work with what else `o` gives, before any long work. */
@@ -154,19 +156,20 @@ export async function vmWithDefaults(o: DefaultVmOptions = {}): Promise<MicroVM>
   // Refuse bad values, and a host without QEMU or qboot, before any long work (a kernel build, the KVM probe).
   await checkVmOptions(o);
   const env = o.env ?? process.env;
-  const qemu = o.qemu ?? (await findQemuOrThrow({ env }));
-  const bios = o.bios ?? (await findQbootOrThrow(qemu, { env }));
+  const arch = o.arch ?? hostArch();
+  const qemu = o.qemu ?? (await findQemuOrThrow({ env, arch }));
+  const bios = o.bios ?? (machineFor(arch).needsBios ? await findQbootOrThrow(qemu, { env }) : undefined);
   if (o.command?.length && o.initrd) throw new VmSpecError("A command to bake into /init needs microforge's own initramfs, not the one given", "leave out --initrd, or put the command into your own image's /init");
   checkModuleOptions(o);
   if ((o.binaries?.length || o.packages?.length) && o.initrd) throw new VmSpecError("--binary and --package go into microforge's own initramfs, not the one given", "leave out --initrd, or put the tools into your own image");
   // Each binary, its libraries and its interpreter, before the kernel build (scripts are checked again against the image).
-  if (o.binaries?.length && !o.initrd) await hostBinaryContent(o.binaries, { inImage: () => true });
+  if (o.binaries?.length && !o.initrd) await hostBinaryContent(o.binaries, { inImage: () => true, arch });
   if (o.hostRoot && o.initrd) throw new VmSpecError("--host-root needs microforge's own initramfs, whose /init mounts the host's root", "leave out --initrd");
   const built: { kernel: string | KernelBuild; tarball?: KernelTarball } = o.kernel ? { kernel: o.kernel } : await kernelAndSource({ ...o, log });
   const kernel = built.kernel;
   const moduleSet = o.initrd || typeof kernel === "string" ? undefined : await kernelModules(kernel, { ...o, log });
   const initrd = o.initrd ?? (await defaultInitramfs({ ...o, log, moduleSet }));
-  const vm = await prepareVm({ ...o, log, kernel, initrd, qemu, bios });
+  const vm = await prepareVm({ ...o, arch, log, kernel, initrd, qemu, bios });
   o.onBuilt?.(builtVm(o, kernel, built.tarball, initrd));
   return vm;
 }

@@ -1,5 +1,5 @@
 /**
- * What a usable busybox is: a static x86_64 ELF (no interpreter, since the
+ * What a usable busybox is: a static ELF of the guest's architecture (no interpreter, since the
  * initramfs has no shared libraries), described by version and sha256.
  */
 import { readFile } from "node:fs/promises";
@@ -9,6 +9,7 @@ import { elfInterpreter } from "../util/elf.ts";
 import { BusyboxError, MicroforgeError } from "../util/errors.ts";
 import type { Runner } from "../util/process.ts";
 import type { Logger } from "../util/log.ts";
+import { type Arch, hostArch } from "../util/arch.ts";
 
 /** A verified static busybox binary. */
 export interface Busybox {
@@ -37,10 +38,12 @@ export interface BusyboxDeps {
   url?: string;
   /** Use a busybox.net binary no lock file pins, trusting it on first use (also `MICROFORGE_ALLOW_UNVERIFIED=1`). */
   allowUnverified?: boolean;
+  /** The guest architecture the busybox must be built for (default x86_64). */
+  arch?: Arch;
 }
 
-/** Check `path` is a static x86_64 ELF busybox and describe it; throws {@linkcode BusyboxError}. */
-export async function inspectBusybox(path: string, origin: Busybox["origin"]): Promise<Busybox> {
+/** Check `path` is a static ELF busybox for `arch` (default x86_64) and describe it; throws {@linkcode BusyboxError}. */
+export async function inspectBusybox(path: string, origin: Busybox["origin"], arch: Arch = hostArch()): Promise<Busybox> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -49,10 +52,10 @@ export async function inspectBusybox(path: string, origin: Busybox["origin"]): P
   }
   let interp: string | undefined;
   try {
-    interp = await elfInterpreter(path);
+    interp = await elfInterpreter(path, arch);
   } catch (err) {
     const why = err instanceof MicroforgeError ? err.summary : (err as Error).message;
-    throw new BusyboxError(`${path} cannot be used as busybox: ${why}`, "pass a static x86_64 busybox, or use --busybox debian", { cause: err });
+    throw new BusyboxError(`${path} cannot be used as busybox: ${why}`, `pass a static ${arch} busybox, or use --busybox debian`, { cause: err });
   }
   if (interp) {
     throw new BusyboxError(

@@ -5,6 +5,7 @@
  * the .deb against the mirror's signed index; we check its sha256 against
  * that index too before unpacking it, so what we use is verified.
  */
+import { archInfo, hostArch } from "../util/arch.ts";
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { cacheRoot, formatSize } from "../util/cache-dir.ts";
@@ -25,6 +26,14 @@ export interface DebianPackage {
   /** sha256 of the .deb, from the mirror's index. */
   sha256: string | undefined;
   size: number | undefined;
+  /** Its Debian architecture (`amd64`, `arm64`, `all`), when the index says. */
+  architecture?: string;
+}
+
+/** `name`, with `:arch` when the package is of another architecture than dpkg's own (multiarch). */
+export function qualifiedName(pkg: Pick<DebianPackage, "name" | "architecture">): string {
+  const a = pkg.architecture;
+  return a && a !== "all" && a !== archInfo(hostArch()).debian ? `${pkg.name}:${a}` : pkg.name;
 }
 
 /** Injected side effects. */
@@ -72,7 +81,8 @@ function parseStanzas(text: string): DebianPackage[] {
     const [name, version] = [field("Package"), field("Version")];
     if (!name || !version) return [];
     const size = field("Size");
-    return [{ name, version, upstream: upstreamVersion(version), sha256: field("SHA256"), size: size ? Number(size) : undefined }];
+    const architecture = field("Architecture");
+    return [{ name, version, upstream: upstreamVersion(version), sha256: field("SHA256"), size: size ? Number(size) : undefined, ...(architecture ? { architecture } : {}) }];
   });
 }
 
@@ -106,7 +116,8 @@ export async function debianFile(pkg: DebianPackage, member: string, deps: Debia
   const env = deps.env ?? process.env;
   const run = deps.run ?? runProcess;
   const log = deps.log ?? stderrLogger();
-  const dir = join(cacheRoot(env), "debian", `${pkg.name}_${pkg.version}`.replace(/[^A-Za-z0-9.+~_-]/g, "_"));
+  const qualified = qualifiedName(pkg);
+  const dir = join(cacheRoot(env), "debian", `${qualified}_${pkg.version}`.replace(/[^A-Za-z0-9.+~_-]/g, "_"));
   const target = join(dir, basename(member));
   if (await stat(target).then((s) => s.isFile(), () => false)) return target;
   const mb = pkg.size ? ` (${formatSize(pkg.size)})` : "";
@@ -119,11 +130,11 @@ export async function debianFile(pkg: DebianPackage, member: string, deps: Debia
     const aptEnv = { ...env, LC_ALL: "C" };
     const hint = "check that Debian's package mirror is reachable; `apt-get update` may help";
     // A package from the lock file carries no sha256: ask the index for this exact version.
-    const expected = pkg.sha256 ?? (await aptPackages([`${pkg.name}=${pkg.version}`], deps)).find((p) => p.version === pkg.version)?.sha256;
+    const expected = pkg.sha256 ?? (await aptPackages([`${qualified}=${pkg.version}`], deps)).find((p) => p.version === pkg.version)?.sha256;
     if (!expected) {
       throw new UnverifiedError(`apt's index lists no sha256 for ${pkg.name} ${pkg.version}, so the package cannot be verified`, "run `apt-get update`, or re-resolve with --update");
     }
-    await run(["apt-get", "download", `${pkg.name}=${pkg.version}`], { cwd: work, env: aptEnv, hint });
+    await run(["apt-get", "download", `${qualified}=${pkg.version}`], { cwd: work, env: aptEnv, hint });
     const deb = (await readdir(work)).find((f) => f.endsWith(".deb"));
     if (!deb) throw new DebianPackageError(`apt-get download left no .deb in ${work}`, `try \`apt-get download ${pkg.name}\` by hand`);
     const actual = await sha256File(join(work, deb));

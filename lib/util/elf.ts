@@ -6,11 +6,11 @@
  * and ch5.dynamic.html. Every read is bounded by the file's size, so a
  * damaged file gives an {@linkcode ElfError}, never a huge buffer.
  */
+import { type Arch, archInfo, hostArch } from "./arch.ts";
 import { open } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { ElfError } from "./errors.ts";
 
-const EM_X86_64 = 62;
 const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
 const PT_INTERP = 3;
@@ -77,22 +77,23 @@ async function readAt(o: { file: FileHandle; size: number }, path: string, offse
   return buf;
 }
 
-function checkHeader(path: string, head: Buffer, size: number): "exec" | "dyn" {
+function checkHeader(path: string, head: Buffer, size: number, arch: Arch): "exec" | "dyn" {
+  const want = archInfo(arch);
   const notElf = () =>
-    new ElfError(`${path} is not an ELF executable`, "point microforge at a compiled x86_64 binary, not a script or data file");
+    new ElfError(`${path} is not an ELF executable`, `point microforge at a compiled ${arch} binary, not a script or data file`);
   if (size < 4 || head.readUInt32BE(0) !== 0x7f454c46) throw notElf();
   if (size < 64) throw truncated(path);
   const is64 = head[4] === 2;
   const little = head[5] === 1;
   const machine = little ? head.readUInt16LE(18) : head.readUInt16BE(18);
-  if (!is64 || !little || machine !== EM_X86_64) {
+  if (!is64 || !little || machine !== want.elfMachine) {
     const name = machines[machine] ?? `machine ${machine}`;
     const bits = is64 ? "64-bit" : "32-bit";
-    throw new ElfError(`${path} is a ${bits} ${name} ELF file, not x86_64`, "use a binary built for x86_64 (amd64)");
+    throw new ElfError(`${path} is a ${bits} ${name} ELF file, not ${arch}`, `use a binary built for ${arch} (${want.debian})`);
   }
   const type = head.readUInt16LE(16);
   if (type !== 2 && type !== 3) {
-    throw new ElfError(`${path} is ${types[type] ?? `ELF type ${type}`}, not an executable`, "use a linked x86_64 executable");
+    throw new ElfError(`${path} is ${types[type] ?? `ELF type ${type}`}, not an executable`, `use a linked ${arch} executable`);
   }
   return type === 2 ? "exec" : "dyn";
 }
@@ -107,7 +108,7 @@ async function programHeaderCount(o: Opened, path: string, head: Buffer): Promis
 }
 
 /** Open `path`, check its header and read its program headers, then run `use` and close it. */
-async function withElf<T>(path: string, use: (o: Opened) => Promise<T>): Promise<T> {
+async function withElf<T>(path: string, use: (o: Opened) => Promise<T>, arch: Arch = hostArch()): Promise<T> {
   let file: FileHandle;
   try {
     file = await open(path, "r");
@@ -125,7 +126,7 @@ async function withElf<T>(path: string, use: (o: Opened) => Promise<T>): Promise
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       throw new ElfError(`Cannot read ELF file ${path}: ${code}`, "pass a regular file", { cause: err });
     }
-    const o: Opened = { file, size, type: checkHeader(path, head, size), segments: [] };
+    const o: Opened = { file, size, type: checkHeader(path, head, size, arch), segments: [] };
     const phoff = head.readBigUInt64LE(0x20);
     const phentsize = head.readUInt16LE(0x36);
     const phnum = await programHeaderCount(o, path, head);
@@ -159,8 +160,8 @@ async function interpreterOf(o: Opened, path: string): Promise<string | undefine
  * or undefined when it is statically linked (static-pie included).
  * Throws {@linkcode ElfError} when the file is not a readable x86_64 ELF executable.
  */
-export async function elfInterpreter(path: string): Promise<string | undefined> {
-  return await withElf(path, (o) => interpreterOf(o, path));
+export async function elfInterpreter(path: string, arch: Arch = hostArch()): Promise<string | undefined> {
+  return await withElf(path, (o) => interpreterOf(o, path), arch);
 }
 
 /** The NUL-terminated string at `vaddr`, found through the PT_LOAD segment that maps it. */
@@ -182,9 +183,9 @@ async function stringAt(o: Opened, path: string, vaddr: bigint): Promise<string>
  * Throws {@linkcode ElfError} (naming the machine of a foreign file) when it is
  * not a readable x86_64 ELF file.
  */
-export async function readElf(path: string): Promise<ElfInfo> {
+export async function readElf(path: string, arch: Arch = hostArch()): Promise<ElfInfo> {
   return await withElf(path, async (o) => {
-    const info: ElfInfo = { machine: "x86_64", type: o.type, needed: [], runpath: [], rpath: [] };
+    const info: ElfInfo = { machine: archInfo(arch).machine, type: o.type, needed: [], runpath: [], rpath: [] };
     const interpreter = await interpreterOf(o, path);
     if (interpreter !== undefined) info.interpreter = interpreter;
     const dyn = o.segments.find((s) => s.type === PT_DYNAMIC);
@@ -208,5 +209,5 @@ export async function readElf(path: string): Promise<ElfInfo> {
       else (tag === DT.RPATH ? info.rpath : info.runpath).push(...text.split(":"));
     }
     return info;
-  });
+  }, arch);
 }

@@ -1,5 +1,6 @@
 /**
- * A QEMU `-M microvm` VM as an immutable value built from a typed spec.
+ * A microVM as an immutable value built from a typed spec: QEMU's microvm
+ * on x86_64, the `virt` machine on arm64 and riscv64 (see machines.ts).
  * `toArgv()` is pure; printing a command for people and running it both
  * start from that argv. Devices are data turned into argument lists.
  */
@@ -7,6 +8,8 @@ import { resolve } from "node:path";
 import { VmSpecError } from "../util/errors.ts";
 import { tcgBootTweaks } from "./fast-boot.ts";
 import { checkKernelArg, checkTag, parseCpus, parseHostfwd, parseMemory, qemuValue } from "./values.ts";
+import { type Arch, archInfo } from "../util/arch.ts";
+import { machineFor } from "./machines.ts";
 
 /** microvm machine properties (`-M microvm,pit=off,...`); unset means QEMU's default. */
 export interface MachineProps {
@@ -45,10 +48,12 @@ export interface Port {
 
 /** Everything that describes a microVM. */
 export interface MicroVMSpec {
+  /** The guest architecture (default x86_64): which QEMU machine boots it (see machines.ts). */
+  arch?: Arch;
   kernel: string;
   initrd?: string;
-  /** qboot.rom (see `findQboot`). */
-  bios: string;
+  /** qboot.rom (see `findQboot`): x86_64's microvm needs it; the other machines have their own firmware. */
+  bios?: string;
   qemu?: string;
   /** 512, "512M", "1G" (default 512 MiB). */
   memory?: string | number;
@@ -84,8 +89,8 @@ export interface KernelSymbols {
   tree?: string;
 }
 
-/** The blog's kernel command line. */
-export const BASE_CMDLINE: readonly string[] = ["console=ttyS0", "reboot=t", "panic=-1", "init=/init"];
+/** The blog's kernel command line (x86_64's machine's). */
+export const BASE_CMDLINE: readonly string[] = machineFor("x86_64").cmdline;
 
 const onOff = (b: boolean) => (b ? "on" : "off");
 
@@ -98,7 +103,8 @@ export class MicroVM {
 
   constructor(spec: MicroVMSpec) {
     if (!spec.kernel) throw new VmSpecError("A microVM needs a kernel", "pass the bzImage path");
-    if (!spec.bios) throw new VmSpecError("A microVM needs the qboot firmware", "pass its path (findQboot finds it)");
+    if (!spec.bios && machineFor(spec.arch).needsBios) throw new VmSpecError("A microVM needs the qboot firmware", "pass its path (findQboot finds it)");
+    if (spec.machine && !machineFor(spec.arch).microvmProps) throw new VmSpecError(`--machine sets properties of x86_64's microvm, not of the ${spec.arch} virt machine`, "leave out --machine for this architecture");
     this.memoryMiB = parseMemory(spec.memory ?? 512);
     if (spec.cpus !== undefined) parseCpus(spec.cpus);
     (spec.append ?? []).forEach(checkKernelArg);
@@ -112,7 +118,7 @@ export class MicroVM {
       ...spec,
       kernel: abs(spec.kernel),
       initrd: spec.initrd && abs(spec.initrd),
-      bios: abs(spec.bios),
+      bios: spec.bios && abs(spec.bios),
       append: list(spec.append),
       machine: spec.machine && Object.freeze({ ...spec.machine }),
       net: typeof spec.net === "object" ? Object.freeze({ ...spec.net, hostfwd: list(spec.net.hostfwd) }) : spec.net,
@@ -139,9 +145,10 @@ export class MicroVM {
     return ["microvm", "x-option-roms=off", ...list, ...(kvm ? [] : ["accel=tcg"])].join(",");
   }
 
-  /** The kernel command line: the blog's, `acpi=off` for a non-ACPI kernel, the TCG tweaks, `quiet`, then `append`. */
+  /** The kernel command line: the machine's (the blog's on x86_64), `acpi=off` for a non-ACPI x86 kernel, the TCG tweaks, `quiet`, then `append`. */
   cmdline(): string {
     const s = this.spec;
+    if (machineFor(s.arch).arch !== "x86_64") return [...machineFor(s.arch).cmdline, ...(s.quiet ? ["quiet"] : []), ...(s.append ?? [])].join(" ");
     const acpi = s.kernelAcpi ? [] : ["acpi=off"];
     // The tweaks are measured on one vCPU; an SMP guest keeps the kernel's own timer setup.
     const tweaks = s.accel !== "kvm" && s.fastBoot !== false && (s.cpus ?? 1) === 1 ? tcgBootTweaks(s.tscKhz, { acpi: s.kernelAcpi }).map((t) => t.arg) : [];
@@ -178,10 +185,8 @@ export class MicroVM {
   toArgv(): string[] {
     const s = this.spec;
     return [
-      s.qemu ?? "qemu-system-x86_64",
-      "-M", this.machineOption(),
-      ...(s.accel === "kvm" ? ["-enable-kvm", "-cpu", "host"] : []),
-      "-bios", s.bios,
+      s.qemu ?? archInfo(s.arch).qemu,
+      ...machineFor(s.arch).args({ accel: s.accel ?? "tcg", microvmOption: () => this.machineOption(), bios: s.bios }),
       "-m", String(this.memoryMiB),
       ...(s.cpus && s.cpus > 1 ? ["-smp", String(s.cpus)] : []),
       "-nographic", "-nodefaults", "-no-user-config", "-no-reboot",

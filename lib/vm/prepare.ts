@@ -16,6 +16,8 @@ import { type Logger, stderrLogger } from "../util/log.ts";
 import { type Disk, type KernelSymbols, type MachineProps, MicroVM, type Net } from "./microvm.ts";
 import { findQbootOrThrow, findQemuOrThrow } from "../host/qemu.ts";
 import { checkKernelArg, parseCpus, parseMemory } from "./values.ts";
+import { machineFor } from "./machines.ts";
+import { type Arch, hostArch } from "../util/arch.ts";
 
 /** The 9p tag of the host's root under `hostRoot` (the init template mounts it from `microforge.root=TAG`). */
 export const HOST_ROOT_TAG = "hostroot";
@@ -29,6 +31,8 @@ export interface ShareOption {
 
 /** Options of {@linkcode prepareVm}: the VM's kernel, initramfs, size and devices. */
 export interface VmOptions {
+  /** The guest architecture (default x86_64): its QEMU machine, and the kernel and busybox built for it. */
+  arch?: Arch;
   /** A bzImage / vmlinux path or a kernel build. */
   kernel?: string | KernelBuild;
   /** Whether a kernel given as a path has ACPI (a build says so itself). */
@@ -107,12 +111,13 @@ export async function prepareVm(o: VmOptions & { kernel: string | KernelBuild; i
   const log = o.log ?? stderrLogger({ quiet: o.quiet });
   const env = o.env ?? process.env;
   await checkVmOptions(o);
-  const qemu = o.qemu ?? (await findQemuOrThrow({ env }));
-  const bios = o.bios ?? (await findQbootOrThrow(qemu, { env }));
+  const arch = o.arch ?? hostArch();
+  const qemu = o.qemu ?? (await findQemuOrThrow({ env, arch }));
+  const bios = o.bios ?? (machineFor(arch).needsBios ? await findQbootOrThrow(qemu, { env }) : undefined);
   const kernel = o.kernel;
   const kernelAcpi = typeof kernel === "string" ? o.kernelAcpi ?? false : await hasAcpi(kernel);
   const initrd = o.initrd;
-  const accel = await chooseAccel(o.accel ?? ((env.MICROFORGE_ACCEL as AccelChoice | undefined) || "auto"), { qemu, log });
+  const accel = await chooseAccel(o.accel ?? ((env.MICROFORGE_ACCEL as AccelChoice | undefined) || "auto"), { qemu, log, arch });
   const shares = (o.shares ?? []).map((s, i) => {
     const mountpoint = s.mountpoint ?? (o.hostRoot ? resolve(s.path) : i === 0 ? "/mnt/share" : `/mnt/share${i}`);
     if (!mountpoint.startsWith("/")) throw new VmSpecError(`Share mountpoint ${mountpoint} is not absolute`, "use a path like /mnt/src");
@@ -127,6 +132,7 @@ export async function prepareVm(o: VmOptions & { kernel: string | KernelBuild; i
     ...(o.append ?? []),
   ];
   return new MicroVM({
+    arch,
     qemu,
     bios,
     kernel: typeof kernel === "string" ? kernel : kernel.bootImage ?? kernel.bzImage,

@@ -17,12 +17,12 @@ test("features pull in what they need, in a fixed order", () => {
 
 test("the default request is the blog's base plus virtio, blk, net and 9p", () => {
   const r = kernelConfigRequest({ version: "6.1.192" });
-  assert.deepEqual(r.layers.map((l) => l.name), ["base", "feature virtio", "feature blk", "feature net", "feature 9p", "feature console"]);
+  assert.deepEqual(r.layers.map((l) => l.name), ["base", "arch x86_64", "feature virtio", "feature blk", "feature net", "feature 9p", "feature console"]);
   for (const s of ["64BIT", "SERIAL_8250_CONSOLE", "DEVTMPFS", "TMPFS", "X86_MPPARSE", "HYPERVISOR_GUEST", "PVH", "VIRTIO_MENU", "VIRTIO_MMIO_CMDLINE_DEVICES", "VIRTIO_BLK", "VIRTIO_NET", "PACKET", "9P_FS", "OVERLAY_FS"]) {
     assert.equal(r.requested.get(s), "y", s);
   }
   assert.equal(r.requested.size, 34);
-  assert.match(r.fragment, /^# microforge kernel config for 6\.1\.192: base → feature virtio/);
+  assert.match(r.fragment, /^# microforge kernel config for 6\.1\.192: base → arch x86_64 → feature virtio/);
   assert.match(r.fragment, /^CONFIG_VIRTIO_NET=y$/m);
 });
 
@@ -33,7 +33,7 @@ test("layers apply in order: base → features → files → command line, later
   const tpl = join(dir, "mine.config.ejs");
   await writeFile(tpl, "<% if (atLeast('6.2')) { %>CONFIG_NEW_THING=y<% } else { %>CONFIG_OLD_THING=y<% } %>\nCONFIG_HOSTNAME=\"<%= opts.name %>\"\n");
   const r = kernelConfigRequest({ version: "6.1.192", features: ["virtio"], fragments: [file, tpl], overrides: ["CONFIG_PRINTK_TIME=y", "TMPFS=n"], opts: { name: "vm" } });
-  assert.deepEqual(r.layers.map((l) => l.name), ["base", "feature virtio", `file ${file}`, `file ${tpl}`, "command line"]);
+  assert.deepEqual(r.layers.map((l) => l.name), ["base", "arch x86_64", "feature virtio", `file ${file}`, `file ${tpl}`, "command line"]);
   assert.equal(r.requested.get("PRINTK_TIME"), "y");
   assert.equal(r.requested.get("TMPFS"), "n");
   assert.equal(r.requested.get("CMDLINE"), '"quiet"');
@@ -90,14 +90,14 @@ test("the local layer comes after the fragment files and before the command line
   await writeFile(file, "CONFIG_IKCONFIG=n\n");
   const local = join(dir, "templates", "kernel", "local.config");
   const none = kernelConfigRequest({ version: "6.1.192", features: ["virtio"], fragments: [file], local });
-  assert.deepEqual(none.layers.map((l) => l.name), ["base", "feature virtio", `file ${file}`]);
+  assert.deepEqual(none.layers.map((l) => l.name), ["base", "arch x86_64", "feature virtio", `file ${file}`]);
   await mkdir(dirname(local), { recursive: true });
   await writeFile(local, "# from menuconfig\nCONFIG_IKCONFIG=y\nCONFIG_HZ_100=y\n");
   const r = kernelConfigRequest({ version: "6.1.192", features: ["virtio"], fragments: [file], local, overrides: ["HZ_100=n"] });
-  assert.deepEqual(r.layers.map((l) => l.name), ["base", "feature virtio", `file ${file}`, "local", "command line"]);
+  assert.deepEqual(r.layers.map((l) => l.name), ["base", "arch x86_64", "feature virtio", `file ${file}`, "local", "command line"]);
   assert.equal(r.requested.get("IKCONFIG"), "y");
   assert.equal(r.requested.get("HZ_100"), "n");
-  assert.match(r.fragment, /^# microforge kernel config for 6\.1\.192: base → feature virtio → file mine\.config → local → command line$/m);
+  assert.match(r.fragment, /^# microforge kernel config for 6\.1\.192: base → arch x86_64 → feature virtio → file mine\.config → local → command line$/m);
   await writeFile(local, "# nothing yet\n");
   assert.doesNotMatch(kernelConfigRequest({ version: "6.1.192", local }).fragment.split("\n")[0], /local/, "a comment-only layer stays out of the cache key");
 });
@@ -113,4 +113,16 @@ test("localFragment finds kernel/local.config in the template dirs first, then u
   await mkdir(join(b, "kernel"), { recursive: true });
   await writeFile(join(b, LOCAL_FRAGMENT), "");
   assert.equal(localFragment([a, b], cwd), join(b, LOCAL_FRAGMENT));
+});
+
+test("each architecture has its own layer after the base: the console and boot path of its QEMU machine", () => {
+  const arm = kernelConfigRequest({ version: "6.1.192", arch: "arm64" });
+  assert.equal(arm.layers[1].name, "arch arm64");
+  assert.equal(arm.requested.get("SERIAL_AMBA_PL011_CONSOLE"), "y");
+  assert.equal(arm.requested.get("PVH"), undefined);
+  const rv = (version: string) => kernelConfigRequest({ version, arch: "riscv64" }).requested;
+  assert.equal(rv("6.1.192").get("SOC_VIRT"), "y");
+  assert.equal(rv("6.12.57").get("ARCH_VIRT"), "y");
+  assert.equal(rv("6.12.57").get("FPU"), "y");
+  assert.equal(kernelConfigRequest({ version: "6.1.192" }).requested.get("PVH"), "y");
 });

@@ -1,0 +1,66 @@
+/**
+ * The QEMU machine of each guest architecture, as data: the `-M` option,
+ * the CPU, the firmware and the kernel arguments the machine needs. x86_64
+ * boots QEMU's microvm with qboot; arm64 and riscv64 boot the `virt`
+ * machine, whose device tree describes the UART and the virtio-mmio slots
+ * the same `-device virtio-*-device` arguments fill.
+ */
+import type { Arch } from "../util/arch.ts";
+import { archInfo } from "../util/arch.ts";
+
+/** What a machine's arguments depend on. */
+export interface MachineInput {
+  accel: "kvm" | "tcg";
+  /** microvm's `-M` option, built by MicroVM from its properties (x86_64 only). */
+  microvmOption: () => string;
+  /** qboot, for microvm. */
+  bios?: string;
+}
+
+/** One architecture's machine. */
+export interface Machine {
+  arch: Arch;
+  /** Needs qboot (`-bios`), which only x86_64's microvm boots from. */
+  needsBios: boolean;
+  /** `-M ...`, the CPU and the firmware. */
+  args(m: MachineInput): string[];
+  /** Kernel arguments every boot of this machine gets, before the TCG tweaks and the user's. */
+  cmdline: readonly string[];
+  /** microvm properties (`--machine pit=off`) apply (x86_64 only). */
+  microvmProps: boolean;
+}
+
+const accelProp = (accel: "kvm" | "tcg") => (accel === "kvm" ? "accel=kvm" : "accel=tcg");
+
+/** The machines by architecture. */
+export const MACHINES: Readonly<Record<Arch, Machine>> = {
+  x86_64: {
+    arch: "x86_64",
+    needsBios: true,
+    microvmProps: true,
+    args: (m) => ["-M", m.microvmOption(), ...(m.accel === "kvm" ? ["-enable-kvm", "-cpu", "host"] : []), "-bios", m.bios ?? ""],
+    // reboot=t: `reboot -f` triple-faults, and QEMU's -no-reboot then exits.
+    cmdline: [`console=${archInfo("x86_64").console}`, "reboot=t", "panic=-1", "init=/init"],
+  },
+  arm64: {
+    arch: "arm64",
+    needsBios: false,
+    microvmProps: false,
+    // -cpu max under TCG: every feature QEMU emulates, so any arm64 binary runs.
+    args: (m) => ["-M", `virt,${accelProp(m.accel)}`, "-cpu", m.accel === "kvm" ? "host" : "max"],
+    cmdline: [`console=${archInfo("arm64").console}`, "panic=-1", "init=/init"],
+  },
+  riscv64: {
+    arch: "riscv64",
+    needsBios: false,
+    microvmProps: false,
+    // QEMU's default firmware for virt is OpenSBI (qemu-system-data's opensbi-riscv64-generic-fw_dynamic.bin).
+    args: (m) => ["-M", `virt,${accelProp(m.accel)}`, "-bios", "default"],
+    cmdline: [`console=${archInfo("riscv64").console}`, "panic=-1", "init=/init"],
+  },
+};
+
+/** The machine of `arch` (default x86_64). */
+export function machineFor(arch: Arch = "x86_64"): Machine {
+  return MACHINES[arch];
+}
