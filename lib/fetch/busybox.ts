@@ -14,6 +14,7 @@ import { findOnPath } from "../util/find-on-path.ts";
 import { aptPackages, debianFile } from "../sources/debian.ts";
 import { stderrLogger } from "../util/log.ts";
 import { archInfo, hostArch, isCross } from "../util/arch.ts";
+import { foreignAptRoot } from "../sources/apt-root.ts";
 
 /** Where busybox comes from: "busybox.net", "debian" (package), "host" (PATH), a file path, or "auto" (those three in turn). */
 export type BusyboxSource = "auto" | "busybox.net" | "host" | "debian" | (string & Record<never, never>);
@@ -62,8 +63,10 @@ export async function resolveBusybox(source: BusyboxSource = "auto", deps: Busyb
 /** Debian's `busybox-static` (of the guest's architecture, through multiarch), downloaded once into the cache. */
 export async function debianBusybox(deps: BusyboxDeps = {}): Promise<Busybox> {
   const arch = deps.arch ?? hostArch();
-  const name = isCross(arch) ? `busybox-static:${archInfo(arch).debian}` : "busybox-static";
-  const [pkg] = await aptPackages([name], deps);
+  // riscv64 on Debian 12: from Debian 13, through a private apt configuration in the cache.
+  const apt = isCross(arch) ? await foreignAptRoot(arch, { env: deps.env, run: deps.run, log: deps.log }) : undefined;
+  const name = isCross(arch) && !apt ? `busybox-static:${archInfo(arch).debian}` : "busybox-static";
+  const [pkg] = await aptPackages([name], { ...deps, apt });
   if (!pkg) {
     const hint = isCross(arch)
       ? `let apt fetch ${archInfo(arch).debian} packages: \`dpkg --add-architecture ${archInfo(arch).debian} && apt-get update\` (as root; \`microforge doctor --fix --arch ${arch}\` does it)`
@@ -74,6 +77,6 @@ export async function debianBusybox(deps: BusyboxDeps = {}): Promise<Busybox> {
   if (deps.version && deps.version !== "latest") {
     resolveSpec(deps.version, [{ version: pkg.upstream, semver: toSemver(pkg.upstream) ?? "0.0.0" }], { what: "busybox", from: "Debian packages" });
   }
-  const path = await debianFile(pkg, "bin/busybox", deps);
+  const path = await debianFile(pkg, ["bin/busybox", "usr/bin/busybox"], { ...deps, apt });
   return { ...(await inspectBusybox(path, "debian", arch)), url };
 }

@@ -36,11 +36,13 @@ export function qualifiedName(pkg: Pick<DebianPackage, "name" | "architecture">)
   return a && a !== "all" && a !== archInfo(hostArch()).debian ? `${pkg.name}:${a}` : pkg.name;
 }
 
-/** Injected side effects. */
+/** Injected side effects, and another apt configuration than the system's (see apt-root.ts). */
 export interface DebianDeps {
   run?: Runner;
   env?: Record<string, string | undefined>;
   log?: Logger;
+  /** `-o` options for apt-get and apt-cache, and the files their answers depend on. */
+  apt?: { options: readonly string[]; state: readonly string[] };
 }
 
 /** "1:1.35.0-4+b3" → "1.35.0"; "6.12.117-1~deb12u1" → "6.12.117". */
@@ -58,8 +60,9 @@ async function needApt(env: Record<string, string | undefined>): Promise<void> {
 export async function aptPackages(names: readonly string[], deps: DebianDeps = {}): Promise<DebianPackage[]> {
   const env = deps.env ?? process.env;
   await needApt(env);
-  const query = () => aptQuery(["apt-cache", "show", "--no-all-versions", ...names], deps);
-  return parseStanzas(deps.run ? await query() : await memoByStat(`apt-cache show ${names.join(" ")}`, APT_STATE, query, env));
+  const options = deps.apt?.options ?? [];
+  const query = () => aptQuery(["apt-cache", ...options, "show", "--no-all-versions", ...names], deps);
+  return parseStanzas(deps.run ? await query() : await memoByStat(`apt-cache ${options.join(" ")} show ${names.join(" ")}`, deps.apt?.state ?? APT_STATE, query, env));
 }
 
 /**
@@ -112,7 +115,9 @@ export async function installedVersion(name: string, deps: DebianDeps = {}): Pro
  * One file (`member`, a path inside the package like "bin/busybox") of
  * package `pkg`, unpacked into `<cache>/debian/<name>_<version>/` once.
  */
-export async function debianFile(pkg: DebianPackage, member: string, deps: DebianDeps = {}): Promise<string> {
+export async function debianFile(pkg: DebianPackage, members: string | readonly string[], deps: DebianDeps = {}): Promise<string> {
+  const candidates = typeof members === "string" ? [members] : members;
+  const member = candidates[0];
   const env = deps.env ?? process.env;
   const run = deps.run ?? runProcess;
   const log = deps.log ?? stderrLogger();
@@ -134,15 +139,23 @@ export async function debianFile(pkg: DebianPackage, member: string, deps: Debia
     if (!expected) {
       throw new UnverifiedError(`apt's index lists no sha256 for ${pkg.name} ${pkg.version}, so the package cannot be verified`, "run `apt-get update`, or re-resolve with --update");
     }
-    await run(["apt-get", "download", `${qualified}=${pkg.version}`], { cwd: work, env: aptEnv, hint });
+    await run(["apt-get", ...(deps.apt?.options ?? []), "download", `${qualified}=${pkg.version}`], { cwd: work, env: aptEnv, hint });
     const deb = (await readdir(work)).find((f) => f.endsWith(".deb"));
     if (!deb) throw new DebianPackageError(`apt-get download left no .deb in ${work}`, `try \`apt-get download ${pkg.name}\` by hand`);
     const actual = await sha256File(join(work, deb));
     if (actual !== expected.toLowerCase()) throw new ChecksumError(`debian:${pkg.name}=${pkg.version}`, expected, actual);
     await run(["dpkg-deb", "-x", join(work, deb), join(work, "root")]);
-    const staged = join(work, "root", member);
-    if (!(await stat(staged).then((s) => s.isFile(), () => false))) {
-      throw new DebianPackageError(`Package ${pkg.name} ${pkg.version} has no file /${member}`, "the package layout changed; use another source");
+    // The first of the candidate paths the package has (Debian 13 moved /bin to /usr/bin).
+    let staged: string | undefined;
+    for (const m of candidates) {
+      const p = join(work, "root", m);
+      if (await stat(p).then((s) => s.isFile(), () => false)) {
+        staged = p;
+        break;
+      }
+    }
+    if (!staged) {
+      throw new DebianPackageError(`Package ${pkg.name} ${pkg.version} has no file ${candidates.map((m) => `/${m}`).join(" or ")}`, "the package layout changed; use another source");
     }
     await mkdir(join(work, "out"));
     await rename(staged, join(work, "out", basename(member)));
