@@ -6,7 +6,10 @@ import type { Command } from "./command.ts";
 import type { ParsedArgs } from "../util/flags.ts";
 import { doctorJson, formatReport } from "../host/report.ts";
 import type { HostDeps } from "../host/checks.ts";
-import { hostReady, loadHostDeps, runHostChecks } from "../host/checks.ts";
+import { hostChecks, hostReady, loadHostDeps, runHostChecks } from "../host/checks.ts";
+import { archChecks } from "../host/arch-checks.ts";
+import type { Arch } from "../util/arch.ts";
+import { archList } from "./arch-flag.ts";
 import { applyFix, aptNeedsUpdate, planFix } from "../host/fix.ts";
 import { runProcess } from "../util/process.ts";
 import { detectDistro } from "../host/packages.ts";
@@ -15,6 +18,8 @@ import { stderrLogger } from "../util/log.ts";
 
 /** Flags of `microforge doctor`. */
 export interface DoctorOptions {
+  /** Guest architectures to check for besides the host's own (cross compilers, emulators, firmware, busybox). */
+  arches?: readonly Arch[];
   json?: boolean;
   fix?: boolean;
   yes?: boolean;
@@ -40,7 +45,8 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
   const probes = new Map<string, ReturnType<HostDeps["probeKvm"]>>();
   const probeKvm = (qemu: string) => probes.get(qemu) ?? probes.set(qemu, deps.host.probeKvm(qemu)).get(qemu)!;
   const host: HostDeps = { ...deps.host, probeKvm };
-  let items = await runHostChecks(host);
+  const checks = [...hostChecks, ...[...new Set(options.arches ?? [])].flatMap(archChecks)];
+  let items = await runHostChecks(host, checks);
   if (options.fix) {
     const plan = planFix(items, distro);
     if (plan.packages.length && !options.json) deps.stdout(formatReport(items, { quiet: true, summary: false }) + "\n");
@@ -56,7 +62,7 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
     });
     if (outcome === "installed") {
       deps.logger.step("Checking again");
-      items = await runHostChecks(host);
+      items = await runHostChecks(host, checks);
     }
   }
   if (options.json) deps.stdout(JSON.stringify(doctorJson(items, distro), null, 2) + "\n");
@@ -82,8 +88,9 @@ export async function defaultDoctorDeps(options: DoctorOptions = {}): Promise<Do
 export const doctorCommand: Command = {
   name: "doctor",
   summary: "Check the host for QEMU, qboot, KVM, the kernel toolchain and a static busybox",
-  usage: "[--json] [--fix [--yes]] [--quiet]",
+  usage: "[--arch A,B] [--json] [--fix [--yes]] [--quiet]",
   flags: [
+    { name: "arch", type: "strings", description: "also check what guests of these architectures need: arm64, riscv64 (cross compiler, QEMU, firmware, Debian's busybox-static for it)" },
     { name: "json", type: "boolean", description: "print { ok, items } as JSON for scripts" },
     { name: "fix", type: "boolean", description: "install what is missing (apt-get on Debian/Ubuntu, else print the command)" },
     { name: "yes", alias: "y", type: "boolean", description: "with --fix, install without asking" },
@@ -91,6 +98,7 @@ export const doctorCommand: Command = {
   ],
   async run(args: ParsedArgs): Promise<number> {
     const options: DoctorOptions = {
+      arches: archList(args),
       json: Boolean(args.json),
       fix: Boolean(args.fix),
       yes: Boolean(args.yes),

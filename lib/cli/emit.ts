@@ -14,6 +14,7 @@ import { formatCommand, formatScript, formatStatusScript } from "../util/shell-c
 import { shellJoin } from "../util/shell-quote.ts";
 import { vmWithDefaults } from "../recipe/defaults.ts";
 import { vmFlags, vmOptions } from "./vm-flags.ts";
+import { machineFor } from "../vm/machines.ts";
 
 const EXIT_MARKER = defaultInitVars().exitMarker;
 
@@ -33,14 +34,12 @@ export const emitCommand: Command = {
     const prepared = await vmWithDefaults({ ...vmOptions(args), command, log: stderrLogger({ quiet: args.quiet as boolean }), quiet: args.quiet as boolean });
     // A scripted boot keeps the console for the command: the kernel stays quiet.
     const vm = command.length ? prepared.with({ quiet: true }) : prepared;
+    const machine = machineFor(vm.spec.arch);
     const comments = [
-      vm.spec.accel === "kvm"
-        ? "KVM: rtc=off (the guest has kvmclock; the RTC probe would only cost time)."
-        : "TCG: the RTC stays on; with rtc=off and no kvmclock the kernel stalls up to 1 s looking for it.",
-      ...(vm.spec.kernelAcpi ? [] : ["The kernel has no ACPI: machine acpi=off makes QEMU pass virtio-mmio devices on the kernel command line."]),
+      ...machine.notes({ accel: vm.spec.accel ?? "tcg", kernelAcpi: vm.spec.kernelAcpi }),
       command.length
-        ? `/init runs ${shellJoin(command)} on the console, prints ${EXIT_MARKER}<status> and powers the VM off (reboot=t with -no-reboot).`
-        : "Ctrl-A X quits; exiting the guest shell powers the VM off (reboot=t with -no-reboot).",
+        ? `/init runs ${shellJoin(command)} on the console, prints ${EXIT_MARKER}<status> and powers the VM off (${machine.powerOff}).`
+        : `Ctrl-A X quits; exiting the guest shell powers the VM off (${machine.powerOff}).`,
     ];
     const argv = vm.toArgv();
     const script = command.length ? formatStatusScript(argv, EXIT_MARKER, comments) : formatScript(argv, comments);

@@ -2,6 +2,7 @@
  * `microforge initramfs`: build a bootable busybox initramfs and print its
  * path, size and sha256.
  */
+import { archArg, archFlag } from "./arch-flag.ts";
 import { resolve } from "node:path";
 import type { Command } from "./command.ts";
 import type { ParsedArgs } from "../util/flags.ts";
@@ -48,6 +49,7 @@ export const initramfsCommand: Command = {
   summary: "Build a busybox initramfs (cpio newc + gzip), reproducibly and without root",
   usage: "[-o FILE] [--busybox PATH|host|debian] [--init TEMPLATE] [--set KEY=VALUE]... [--file SRC:DEST[:MODE]]...",
   flags: [
+    archFlag,
     { name: "output", alias: "o", type: "string", description: "where to write it (default: the cache, named by sha256)" },
     { name: "busybox", type: "string", default: "auto", env: "MICROFORGE_BUSYBOX_SOURCE", description: "busybox source: busybox.net, debian, host, a PATH, or auto (those in turn)" },
     { name: "busybox-version", type: "string", default: "latest", description: "busybox version spec: latest, 1.35, ^1.30, ..." },
@@ -73,6 +75,7 @@ export const initramfsCommand: Command = {
     const init = { template: args.init as string, vars, templateDirs: [recipeContext().templates] };
     renderInit(init);
     const result = await buildInitramfs({
+      arch: archArg(args),
       busybox: args.busybox as string,
       busyboxVersion: args["busybox-version"] as string,
       init,

@@ -20,11 +20,13 @@ import { mergeReports, missingCells, parseReport } from "../run/merge-report.ts"
 import type { TestReport } from "../run/test-report.ts";
 import { matrixPlan, type MatrixOptions, runMatrix } from "../recipe/matrix.ts";
 import { vmFlags, vmOptions } from "./vm-flags.ts";
+import { archFlag, archList } from "./arch-flag.ts";
+import { hostArch } from "../util/arch.ts";
 
 const MAX_TIMER_S = Math.floor((2 ** 31 - 1) / 1000);
 
 /** VM flags that mean something else in a matrix (an axis), or nothing (a debugger waits for one VM). */
-const NOT_IN_MATRIX = new Set(["kernel", "kernel-version", "features", "gdb"]);
+const NOT_IN_MATRIX = new Set(["arch", "kernel", "kernel-version", "features", "gdb"]);
 
 /** The `test` subcommand. */
 export const testCommand: Command = {
@@ -33,6 +35,7 @@ export const testCommand: Command = {
   usage: "[options] -- CMD ARGS...   |   --merge [--junit FILE] REPORT.json...",
   flags: [
     { name: "kernels", type: "strings", env: "MICROFORGE_KERNELS", description: "kernel version specs, one cell column each: longterm,6.6,^6.1 (default longterm), each resolved through the lock" },
+    { ...archFlag, type: "strings", description: `guest architectures, one cell column each: x86_64,arm64,riscv64 (default: this host's, ${hostArch()}); others are cross-built and run under TCG` },
     { name: "features", type: "strings", description: "a kernel feature set, one per flag: default, or a,b (where default stands for the default features); e.g. --features default --features default,debug" },
     { name: "repeat", type: "string", default: "1", description: "run every kernel and feature set this many times" },
     { name: "parallel", alias: "j", type: "string", description: "VMs at once (default: from the CPUs and free memory)" },
@@ -91,10 +94,12 @@ function matrixOptions(args: ParsedArgs): MatrixOptions {
   const timeout = /^\s*\d+(\.\d+)?\s*$/.test(String(args.timeout)) ? Number(args.timeout) : Number.NaN;
   if (!(timeout > 0 && timeout <= MAX_TIMER_S)) throw new UsageError(`Invalid --timeout ${JSON.stringify(args.timeout)}`, `pass a number of seconds from 0.001 to ${MAX_TIMER_S}`);
   // The matrix's own --features (sets, with `default`) and --kernels replace the VM flags' single kernel.
-  const { kernelVersion: _v, features: _f, ...vm } = vmOptions({ ...args, features: [], "kernel-version": undefined });
+  const { kernelVersion: _v, features: _f, arch: _a, ...vm } = vmOptions({ ...args, features: [], "kernel-version": undefined, arch: undefined });
+  const arches = archList(args);
   const o: MatrixOptions = {
     ...vm,
     kernels: listFlag(args, "kernels"),
+    ...(arches.length ? { arches } : {}),
     featureSets: (args.features as string[]).map((s) => s.trim()).filter(Boolean),
     repeat: count(args, "repeat"),
     parallel: count(args, "parallel"),

@@ -3,6 +3,7 @@
  * its pinned URL and sha256 (no version lookup, works offline from the
  * cache); otherwise it is resolved, fetched, and written to the lock.
  */
+import { hostArch } from "../util/arch.ts";
 import { type Busybox, type BusyboxDeps, type BusyboxSource, resolveBusybox } from "./busybox.ts";
 import { upstreamVersion } from "../sources/debian.ts";
 import { ChecksumError, LockFileError } from "../util/errors.ts";
@@ -86,8 +87,10 @@ export async function lockedKernel(spec: string, options: LockedKernelOptions = 
 
 /** The busybox for `spec` from `source`, through the lock file when `lock` is given. */
 export async function lockedBusybox(spec: string, source: BusyboxSource, options: BusyboxDeps & { lock?: LockOptions } = {}): Promise<Busybox> {
+  // busybox is a binary of one architecture: another's has an entry of its own.
+  const arch = options.arch ?? hostArch();
   return await throughLockFile(
-    "busybox",
+    arch === hostArch() ? "busybox" : `busybox:${arch}`,
     spec,
     source,
     options.lock,

@@ -28,8 +28,8 @@ export interface HostItem {
   required: boolean;
   status: ItemStatus;
   detail: string;
-  /** How to get it, when the status is not ok. */
-  fix?: { packages: PackageMap; hint: string };
+  /** How to get it, when the status is not ok: packages, and a Debian architecture dpkg must know first (multiarch). */
+  fix?: { packages: PackageMap; hint: string; architecture?: string };
 }
 
 /** The host as the checks see it; tests replace any part. */
@@ -50,6 +50,8 @@ export interface CheckOutcome {
   status: ItemStatus;
   detail: string;
   hint?: string;
+  /** `dpkg --add-architecture` this (then `apt-get update`) fixes it. */
+  architecture?: string;
 }
 
 /** A check function's view of the host: the deps plus a memoized PATH lookup. */
@@ -79,7 +81,8 @@ async function firstLine(ctx: CheckContext, argv: string[]): Promise<string> {
   }
 }
 
-function tool(id: string, what: string, packages: PackageMap, required = true, label = id): HostCheck {
+/** A program on PATH, its first `--version` line as the detail. */
+export function tool(id: string, what: string, packages: PackageMap, required = true, label = id): HostCheck {
   return {
     id, label, required, what, packages,
     async check(ctx) {
@@ -230,7 +233,7 @@ export async function runHostChecks(deps: HostDeps, checks: readonly HostCheck[]
       detail: `check failed: ${err instanceof Error ? err.message : String(err)}`,
     }));
     const item: HostItem = { id: c.id, label: c.label, required: c.required, status: outcome.status, detail: outcome.detail };
-    if (outcome.status !== "ok") item.fix = { packages: c.packages, hint: fixHint(c, outcome, distro, deps.isRoot) };
+    if (outcome.status !== "ok") item.fix = { packages: c.packages, hint: fixHint(c, outcome, distro, deps.isRoot), ...(outcome.architecture ? { architecture: outcome.architecture } : {}) };
     return item;
   };
   // A few at a time: each running command holds a process "exit" listener (lib/exec.ts),

@@ -17,6 +17,8 @@ import type { Logger } from "../util/log.ts";
 export interface FixPlan {
   distro: Distro | undefined;
   packages: string[];
+  /** Debian architectures to add with `dpkg --add-architecture` first (multiarch packages of a guest's). */
+  architectures?: string[];
   /** Items that are not ok and that no known package provides here (e.g. KVM, unknown distro). */
   manual: HostItem[];
 }
@@ -25,10 +27,12 @@ export interface FixPlan {
 export function planFix(items: readonly HostItem[], distro: Distro | undefined): FixPlan {
   const broken = items.filter((i) => i.status !== "ok" && i.fix);
   const fixable = distro ? broken.filter((i) => i.fix!.packages[distro]?.length) : [];
+  const architectures = distro === "debian" ? [...new Set(broken.flatMap((i) => (i.fix!.architecture ? [i.fix!.architecture] : [])))] : [];
   return {
     distro,
     packages: distro ? packagesFor(distro, fixable.map((i) => i.fix!.packages)) : [],
-    manual: broken.filter((i) => !fixable.includes(i)),
+    ...(architectures.length ? { architectures } : {}),
+    manual: broken.filter((i) => !fixable.includes(i) && !(distro === "debian" && i.fix!.architecture)),
   };
 }
 
@@ -92,7 +96,8 @@ function aptArgv(args: string[], root: boolean): string[] {
 export async function applyFix(plan: FixPlan, options: { yes?: boolean }, deps: FixDeps): Promise<FixOutcome> {
   const { logger } = deps;
   for (const item of plan.manual) logger.warn(`${item.label}: ${item.fix?.hint ?? genericInstallHint(item.label, {})}`);
-  if (!plan.packages.length) return "nothing";
+  const archs = plan.architectures ?? [];
+  if (!plan.packages.length && !archs.length) return "nothing";
   const install = installArgv(plan.distro!, plan.packages, { root: deps.isRoot, assumeYes: true });
   if (plan.distro !== "debian") {
     logger.warn(`microforge installs packages only on Debian and Ubuntu; run this yourself:\n    ${formatArgv(install)}`);
@@ -103,7 +108,8 @@ export async function applyFix(plan: FixPlan, options: { yes?: boolean }, deps: 
     return "printed";
   }
   if (deps.interactive && !options.yes) {
-    if (!(await deps.confirm(`Install ${plan.packages.join(" ")} with apt-get?`))) {
+    const what = [...(archs.length ? [`let apt fetch ${archs.join(", ")} packages (dpkg --add-architecture, apt-get update)`] : []), ...(plan.packages.length ? [`install ${plan.packages.join(" ")} with apt-get`] : [])].join(" and ");
+    if (!(await deps.confirm(`${what[0].toUpperCase()}${what.slice(1)}?`))) {
       logger.warn(`nothing installed; to do it yourself:\n    ${formatArgv(install)}`);
       return "declined";
     }
@@ -121,7 +127,17 @@ export async function applyFix(plan: FixPlan, options: { yes?: boolean }, deps: 
   };
   const installArgs = ["install", "-y", "--no-install-recommends", ...plan.packages];
   let updated = false;
-  const why = await deps.aptNeedsUpdate(plan.packages);
+  for (const a of archs) {
+    const argv = deps.isRoot ? ["dpkg", "--add-architecture", a] : ["sudo", "dpkg", "--add-architecture", a];
+    logger.step(`Running ${formatArgv(argv)}`);
+    const r = await deps.run(argv, { env: deps.env, nothrow: true });
+    if (r.code !== 0) throw new CommandError(argv, r.code, r.signal, outputTail(r.stdout + r.stderr), "run it yourself as root, then `apt-get update`");
+  }
+  if (archs.length && !plan.packages.length) {
+    await apt(["update"]);
+    return "installed";
+  }
+  const why = archs.length ? `dpkg now knows ${archs.join(", ")}` : await deps.aptNeedsUpdate(plan.packages);
   if (why) {
     logger.step(`${why}: running apt-get update first`);
     // A repository that cannot be reached makes apt-get update fail while the others refresh: the install decides.

@@ -61,6 +61,12 @@ export function reproducibleEnv(env: Record<string, string | undefined>): Record
   };
 }
 
+/** The make environment of a build for `arch`: ARCH, and CROSS_COMPILE on a host of another architecture. */
+export function archEnv(arch: Arch): Record<string, string> {
+  const a = archInfo(arch);
+  return { ARCH: a.kernelArch, ...(isCross(arch) ? { CROSS_COMPILE: a.crossCompile } : {}) };
+}
+
 async function compilerVersion(run: Runner, env: Record<string, string | undefined>, arch: Arch): Promise<string> {
   const gcc = isCross(arch) ? `${archInfo(arch).crossCompile}gcc` : "gcc";
   const r = await run([gcc, "--version"], { env, nothrow: true }).catch(() => undefined);
@@ -104,7 +110,7 @@ export async function buildInputs(options: KernelBuildOptions, source: { tarball
   const arch = options.arch ?? hostArch();
   const a = archInfo(arch);
   // ARCH and CROSS_COMPILE from the environment reach every make: allnoconfig, the build, modules, out-of-tree modules.
-  const buildEnv = { ...reproducibleEnv(env), ARCH: a.kernelArch, ...(isCross(arch) ? { CROSS_COMPILE: a.crossCompile } : {}) };
+  const buildEnv = { ...reproducibleEnv(env), ...archEnv(arch) };
   // The key order is part of the key: unchanged, x86_64 entries built before architectures are reused.
   const inputs = { format: BUILD_FORMAT, ...source, fragment: request.fragment, makeVars, compiler: await compilerVersion(run, buildEnv, arch), target: a.makeTarget, ...(arch !== "x86_64" ? { arch } : {}) };
   const key = sha256Hex(JSON.stringify(inputs));

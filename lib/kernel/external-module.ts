@@ -8,6 +8,8 @@
  * result is cached in `<cache>/modules/<key>` by the sha256 of (the
  * directory's files, the kernel's key), as `lib/modules/<release>/extra/*.ko`.
  */
+import { archEnv } from "./build-steps.ts";
+import { hostArch } from "../util/arch.ts";
 import { statSync } from "node:fs";
 import { copyFile, lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -158,7 +160,8 @@ export async function buildExternalModule(kernel: KernelBuild, source: string, o
         await mkdir(dirname(join(copy, f.path)), { recursive: true });
         await copyFile(join(real, f.path), join(copy, f.path));
       }
-      const make = { tree, buildDir, makeVars: [`M=${copy}`], run, env: reproducibleEnv(env) };
+      // The kernel's own architecture and cross compiler: a module for an arm64 kernel is an arm64 module.
+      const make = { tree, buildDir, makeVars: [`M=${copy}`], run, env: { ...reproducibleEnv(env), ...archEnv(kernel.arch ?? hostArch()) } };
       const jobs = o.jobs ?? availableParallelism();
       let output = "";
       await moduleMake(source, () =>

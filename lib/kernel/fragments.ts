@@ -16,7 +16,7 @@ import { parseDotConfig, parseOverride, renderFragment } from "./dot-config.ts";
 import { ConfigFragmentError, FeatureError } from "../util/errors.ts";
 import { toSemver } from "../sources/kernel-version.ts";
 import { findTemplate, renderTemplate } from "../util/template.ts";
-import type { Arch } from "../util/arch.ts";
+import { type Arch, hostArch } from "../util/arch.ts";
 
 /**
  * Features and the features each needs (net, blk and 9p ride on virtio-mmio).
@@ -84,7 +84,7 @@ export interface ConfigRequestOptions {
   templateDirs?: readonly string[];
   /** The local layer's file (see {@linkcode localFragment}): applied after the fragment files, before overrides, when it exists. */
   local?: string;
-  /** The guest architecture (default x86_64): its layer `kernel/arch/<arch>.config.ejs` follows the base. */
+  /** The guest architecture (default: the host's): its layer `kernel/arch/<arch>.config.ejs` follows the base. */
   arch?: Arch;
 }
 
@@ -112,7 +112,7 @@ export function checkFragmentFile(file: string): void {
 /** Render and merge all layers for a kernel build. */
 export function kernelConfigRequest(options: ConfigRequestOptions): ConfigRequest {
   const sv = semver.parse(toSemver(options.version) ?? "0.0.0")!;
-  const arch = options.arch ?? "x86_64";
+  const arch = options.arch ?? hostArch();
   const vars = {
     arch,
     opts: options.opts ?? {},

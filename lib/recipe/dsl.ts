@@ -10,6 +10,7 @@ import { lockedBusybox, lockedKernel } from "../fetch/locked.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 import type { MicroVM } from "../vm/microvm.ts";
 import { recipeContext } from "./context.ts";
+import type { Arch } from "../util/arch.ts";
 import { formatCommand, formatScript } from "../util/shell-command.ts";
 import { findTemplate } from "../util/template.ts";
 import { type ExecOptions, type ExecResult, execInVm } from "../run/exec.ts";
@@ -21,6 +22,8 @@ import type { TestReport } from "../run/test-report.ts";
 
 /** Options of {@linkcode kernel}. */
 export interface KernelOptions {
+  /** The guest architecture (default: this host's): x86_64, arm64 or riscv64, cross-built with Debian's gcc-<arch>-linux-gnu. */
+  arch?: Arch;
   /** Version spec: "longterm" (default), "latest", "6.6", "^6.1", ... */
   version?: string;
   /** "auto" (default), "kernel.org", "debian", or a tarball path. */
@@ -56,6 +59,7 @@ export async function kernel(o: KernelOptions = {}): Promise<KernelBuild> {
   return await buildKernel({
     tarball,
     tree: o.tree,
+    arch: o.arch,
     features: o.features ?? DEFAULT_FEATURES,
     // Fragments given by name ("kernel/extra.config.ejs") come from the recipe's templates/ first.
     fragments: o.fragments?.map((f) => findTemplate(f, [ctx.templates])),
@@ -70,11 +74,11 @@ export async function kernel(o: KernelOptions = {}): Promise<KernelBuild> {
   });
 }
 
-/** Find (or download) a static busybox for this recipe, pinned in its lock file. */
-export async function busybox(o: { version?: string; source?: BusyboxSource; log?: Logger; quiet?: boolean } = {}): Promise<Busybox> {
+/** Find (or download) a static busybox for this recipe (of `arch`, default the host's), pinned in its lock file. */
+export async function busybox(o: { version?: string; source?: BusyboxSource; arch?: Arch; log?: Logger; quiet?: boolean } = {}): Promise<Busybox> {
   const ctx = recipeContext();
   const log = o.log ?? stderrLogger({ quiet: o.quiet });
-  const bb = await lockedBusybox(o.version ?? "latest", o.source ?? "auto", { log, quiet: o.quiet, lock: ctx.lock });
+  const bb = await lockedBusybox(o.version ?? "latest", o.source ?? "auto", { log, quiet: o.quiet, lock: ctx.lock, arch: o.arch });
   log.step(`busybox ${bb.version ?? "?"} (${bb.origin})`);
   return bb;
 }

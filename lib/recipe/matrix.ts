@@ -15,6 +15,10 @@ import { type Logger, stderrLogger } from "../util/log.ts";
 import { parseMemory } from "../vm/values.ts";
 import { type AccelChoice, chooseAccel } from "../vm/accel.ts";
 import { findQemuOrThrow } from "../host/qemu.ts";
+import { type Arch, hostArch } from "../util/arch.ts";
+
+/** The build a cell boots: one per architecture, kernel and feature set. */
+const targetKey = (c: CellPlan): string => `${c.arch ?? ""}\0${c.kernel}\0${c.features}`;
 import { type BuiltVm, type DefaultVmOptions, vmWithDefaults } from "./defaults.ts";
 
 /** The spec that names a `kernelTree` build in the matrix. */
@@ -24,6 +28,8 @@ export const TREE_KERNEL = "tree";
 export interface MatrixOptions extends Omit<DefaultVmOptions, "kernelVersion" | "features" | "command" | "onBuilt"> {
   /** Kernel version specs, each resolved through the lock (default: longterm; `tree` with `kernelTree`). */
   kernels?: readonly string[];
+  /** Guest architectures, an axis of the matrix (default: just `arch`, the host's unless given). */
+  arches?: readonly Arch[];
   /** Feature sets: `default`, or comma-separated features where `default` stands for the default ones (default: just `default`). */
   featureSets?: readonly string[];
   /** Runs of each kernel and feature set (default 1). */
@@ -80,15 +86,17 @@ export function matrixPlan(o: MatrixOptions): MatrixPlan {
   featureSets.forEach(featureSetFeatures);
   const repeat = o.repeat ?? 1;
   if (!(Number.isInteger(repeat) && repeat >= 1)) throw new InputError(`Invalid repeat count ${repeat}`, "pass a whole number of at least 1");
-  const cells = matrixCells({ kernels, featureSets, repeat });
+  const cells = matrixCells({ arches: o.arches, kernels, featureSets, repeat });
   return { cells, selected: shardCells(cells, o.shard) };
 }
 
 /** A kernel and feature set, built and ready to boot for its cells. */
-async function buildTarget(kernel: string, features: string, kernels: readonly string[], o: MatrixOptions & { log: Logger }): Promise<CellTarget> {
+async function buildTarget(cell: CellPlan, kernels: readonly string[], o: MatrixOptions & { log: Logger }): Promise<CellTarget> {
+  const { kernel, features } = cell;
   let built: BuiltVm | undefined;
   const vm = await vmWithDefaults({
     ...o,
+    ...(cell.arch ? { arch: cell.arch } : {}),
     ...(kernel === TREE_KERNEL ? {} : { kernelVersion: kernel }),
     // One kernel keeps the lock's usual entry; several get one each.
     kernelLockName: kernels.length > 1 && kernel !== TREE_KERNEL ? `kernel:${kernel}` : undefined,
@@ -124,24 +132,28 @@ export async function runMatrix(command: readonly string[], o: MatrixOptions = {
   const startedAt = new Date(now()).toISOString();
   const start = now();
   if (o.artifacts !== undefined) await mkdir(o.artifacts, { recursive: true });
-  // The accelerator once for the matrix, so a fallback to TCG is said once, not per kernel.
-  const qemu = o.qemu ?? (await findQemuOrThrow({ env: o.env }));
-  const accel = await chooseAccel(o.accel ?? (((o.env ?? process.env).MICROFORGE_ACCEL as AccelChoice | undefined) || "auto"), { qemu, log });
+  // The accelerator once per architecture, so a fallback to TCG is said once, not per kernel.
+  const machines = new Map<string, { qemu: string; accel: "kvm" | "tcg" }>();
+  for (const arch of new Set(selected.map((c) => c.arch ?? o.arch ?? hostArch()))) {
+    const qemu = arch === (o.arch ?? hostArch()) && o.qemu ? o.qemu : await findQemuOrThrow({ env: o.env, arch });
+    const accel = await chooseAccel(o.accel ?? (((o.env ?? process.env).MICROFORGE_ACCEL as AccelChoice | undefined) || "auto"), { qemu, log, arch });
+    machines.set(arch, { qemu, accel });
+  }
   // Build every kernel this shard needs first: builds use all cores, and a broken one fails before any VM starts.
   const kernels = [...new Set(cells.map((c) => c.kernel))];
   const targets = new Map<string, CellTarget>();
   for (const c of selected) {
-    const key = `${c.kernel}\0${c.features}`;
+    const key = targetKey(c);
     if (targets.has(key)) continue;
-    log.step(`kernel ${c.kernel} with features ${c.features}`);
-    targets.set(key, await buildTarget(c.kernel, c.features, kernels, { ...o, qemu, accel, log }));
+    log.step(`kernel ${c.kernel}${c.arch ? ` for ${c.arch}` : ""} with features ${c.features}`);
+    targets.set(key, await buildTarget(c, kernels, { ...o, ...machines.get(c.arch ?? o.arch ?? hostArch())!, log }));
   }
   log.step(`${selected.length} of ${cells.length} cells, ${parallel} at a time`);
   const timeoutMs = o.timeoutMs ?? 120_000;
   const failed = (r: CellResult) => r.status !== "passed" && r.status !== "skipped";
   const results = await runPool(selected, async (cell, signal) => {
     o.observer?.started?.(cell);
-    const r = await runCell(cell, targets.get(`${cell.kernel}\0${cell.features}`)!, command, {
+    const r = await runCell(cell, targets.get(targetKey(cell))!, command, {
       timeoutMs,
       signal,
       artifacts: o.artifacts,
@@ -151,7 +163,7 @@ export async function runMatrix(command: readonly string[], o: MatrixOptions = {
     o.observer?.finished?.(r);
     return r;
   }, { parallel, failFast: o.failFast ? failed : undefined, signal: o.signal });
-  const done: CellResult[] = results.map((r, i) => r ?? notRun(selected[i], targets.get(`${selected[i].kernel}\0${selected[i].features}`)!));
+  const done: CellResult[] = results.map((r, i) => r ?? notRun(selected[i], targets.get(targetKey(selected[i]))!));
   done.filter((_, i) => !results[i]).forEach((r) => o.observer?.finished?.(r));
   return {
     format: TEST_REPORT_FORMAT,
@@ -170,6 +182,7 @@ function notRun(cell: CellPlan, target: CellTarget): CellResult {
   return {
     id: cell.id,
     index: cell.index,
+    ...(cell.arch ? { arch: cell.arch } : {}),
     kernel: target.kernel,
     features: cell.features,
     repeat: cell.repeat,

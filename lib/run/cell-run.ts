@@ -121,6 +121,7 @@ export async function runCell(plan: CellPlan, target: CellTarget, command: reado
   const result: CellResult = {
     id: plan.id,
     index: plan.index,
+    ...(plan.arch ? { arch: plan.arch } : {}),
     kernel: target.kernel,
     features: plan.features,
     repeat: plan.repeat,

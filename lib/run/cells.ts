@@ -5,9 +5,12 @@
  */
 import { UsageError } from "../util/errors.ts";
 import type { Shard } from "./test-report.ts";
+import type { Arch } from "../util/arch.ts";
 
 /** The axes of a matrix. */
 export interface MatrixAxes {
+  /** Guest architectures; none means the VM options' one, and no architecture in the ids. */
+  arches?: readonly Arch[];
   /** Kernel version specs (`6.1`, `longterm`), or `tree` for a local source tree. */
   kernels: readonly string[];
   /** Feature sets by name: `default`, or a comma-separated list such as `virtio,net`. */
@@ -20,20 +23,24 @@ export interface MatrixAxes {
 export interface CellPlan {
   /** Its place in the whole matrix, from 0. */
   index: number;
-  /** `<kernel>/<features>#<repeat>`, e.g. `6.1/default#1`. */
+  /** `<kernel>/<features>#<repeat>`, e.g. `6.1/default#1`; `<arch>/...` with an architecture axis. */
   id: string;
+  arch?: Arch;
   kernel: string;
   features: string;
   repeat: number;
 }
 
-/** Every cell of the matrix, kernels outermost, then feature sets, then repeats. */
+/** Every cell of the matrix: architectures outermost, then kernels, feature sets and repeats. */
 export function matrixCells(axes: MatrixAxes): CellPlan[] {
   const cells: CellPlan[] = [];
-  for (const kernel of axes.kernels) {
-    for (const features of axes.featureSets) {
-      for (let repeat = 1; repeat <= axes.repeat; repeat++) {
-        cells.push({ index: cells.length, id: `${kernel}/${features}#${repeat}`, kernel, features, repeat });
+  for (const arch of axes.arches?.length ? axes.arches : [undefined]) {
+    for (const kernel of axes.kernels) {
+      for (const features of axes.featureSets) {
+        for (let repeat = 1; repeat <= axes.repeat; repeat++) {
+          const id = `${arch ? `${arch}/` : ""}${kernel}/${features}#${repeat}`;
+          cells.push({ index: cells.length, id, ...(arch ? { arch } : {}), kernel, features, repeat });
+        }
       }
     }
   }

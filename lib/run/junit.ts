@@ -67,10 +67,10 @@ export function toJunit(report: TestReport): string {
 function groupByKernel(cells: readonly CellResult[]): Suite[] {
   const groups = new Map<string, CellResult[]>();
   for (const c of cells) {
-    const key = JSON.stringify([c.kernel.spec, c.kernel.version]);
+    const key = JSON.stringify([c.arch, c.kernel.spec, c.kernel.version]);
     groups.set(key, [...(groups.get(key) ?? []), c]);
   }
-  const base = (c: CellResult): string => `kernel ${c.kernel.version ?? c.kernel.spec}`;
+  const base = (c: CellResult): string => `kernel ${c.kernel.version ?? c.kernel.spec}${c.arch ? ` ${c.arch}` : ""}`;
   const names = [...groups.values()].map((g) => base(g[0]));
   return [...groups.values()].map((cells, i) => {
     const name = names.indexOf(names[i]) === names.lastIndexOf(names[i]) ? names[i] : `${names[i]} (${cells[0].kernel.spec})`;

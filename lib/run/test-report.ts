@@ -25,7 +25,7 @@ export type CellStatus = "passed" | "failed" | "timeout" | "panic" | "error" | "
 
 /** One cell of the matrix and how it went. */
 export interface CellResult {
-  /** A stable, human name: `<kernel>/<features>#<repeat>`, e.g. `6.1/default#1`. */
+  /** A stable, human name: `<kernel>/<features>#<repeat>`, e.g. `6.1/default#1` (`arm64/6.1/default#1` with an architecture axis). */
   id: string;
   /** Its place in the whole matrix (before sharding), from 0: merged reports are ordered by it. */
   index: number;
@@ -39,6 +39,8 @@ export interface CellResult {
     /** The local source tree's path, for --kernel-tree. */
     tree?: string;
   };
+  /** The guest architecture, when the matrix has that axis (`--arch x86_64,arm64`). */
+  arch?: string;
   /** The feature set's name as given (`default`, or `virtio,net`). */
   features: string;
   /** 1-based repeat number. */

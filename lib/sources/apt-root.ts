@@ -9,16 +9,11 @@
  */
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Arch, archInfo } from "../util/arch.ts";
+import { type Arch, archInfo, foreignSuite } from "../util/arch.ts";
 import { cacheRoot } from "../util/cache-dir.ts";
 import { DebianPackageError } from "../util/errors.ts";
 import { type Runner, runProcess } from "../util/process.ts";
 import type { Logger } from "../util/log.ts";
-
-/** Debian releases without the architecture, and the first release that has it. */
-const FIRST_RELEASE: Partial<Record<Arch, { suite: string; missingFrom: readonly string[] }>> = {
-  riscv64: { suite: "trixie", missingFrom: ["buster", "bullseye", "bookworm"] },
-};
 
 /** The keyring apt checks the suite's signature with (Debian's archive keys, trixie's included since 12.x). */
 const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
@@ -37,22 +32,10 @@ export interface AptRootDeps {
   sources?: string;
 }
 
-/** The codename of the host's release (`VERSION_CODENAME`). */
-function codename(osRelease: string): string | undefined {
-  return /^VERSION_CODENAME=("?)([a-z]+)\1$/m.exec(osRelease)?.[2];
-}
-
 /** The host's Debian mirror: the first `URIs:` / `deb` URL that ends in /debian, else deb.debian.org. */
 export function debianMirror(sources: string): string {
   const urls = [...sources.matchAll(/^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(https?:\/\/\S+)/gm)].map((m) => m[1].replace(/\/+$/, ""));
   return urls.find((u) => /\/debian$/.test(u)) ?? "http://deb.debian.org/debian";
-}
-
-/** The suite of the private root for `arch` on this host, or undefined when the host's own apt (multiarch) carries it. */
-export function foreignSuite(arch: Arch, osRelease: string): string | undefined {
-  const first = FIRST_RELEASE[arch];
-  const host = codename(osRelease);
-  return first && host && first.missingFrom.includes(host) ? first.suite : undefined;
 }
 
 /**

@@ -105,3 +105,20 @@ export function archInfo(arch: Arch = hostArch()): ArchInfo {
 export function isCross(arch: Arch): boolean {
   return arch !== hostArch();
 }
+
+/** Debian releases without the architecture, and the first release that has it (riscv64 is official from Debian 13). */
+const FIRST_RELEASE: Partial<Record<Arch, { suite: string; missingFrom: readonly string[] }>> = {
+  riscv64: { suite: "trixie", missingFrom: ["buster", "bullseye", "bookworm"] },
+};
+
+/** The codename of the host's release (`VERSION_CODENAME` of /etc/os-release). */
+function codename(osRelease: string): string | undefined {
+  return /^VERSION_CODENAME=("?)([a-z]+)\1$/m.exec(osRelease)?.[2];
+}
+
+/** The Debian suite to take `arch`'s packages from when the host's release (per `osRelease`) has none of them; undefined when it has them. */
+export function foreignSuite(arch: Arch, osRelease: string): string | undefined {
+  const first = FIRST_RELEASE[arch];
+  const host = codename(osRelease);
+  return first && host && first.missingFrom.includes(host) ? first.suite : undefined;
+}

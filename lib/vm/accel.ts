@@ -27,7 +27,7 @@ export async function chooseAccel(want: AccelChoice, deps: AccelDeps): Promise<"
   if (want !== "auto" && want !== "kvm") throw new VmSpecError(`Unknown accelerator ${want}`, "use auto, kvm or tcg");
   if (deps.arch && isCross(deps.arch)) {
     if (want === "kvm") throw new VmSpecError(`--accel kvm cannot run an ${deps.arch} guest on this ${hostArch()} host`, "use --accel tcg (or auto)");
-    sayOnce(deps.log, `an ${deps.arch} guest on this ${hostArch()} host runs under TCG, software emulation, which is several times slower`);
+    sayOnce(deps.log, `${deps.arch} guests on this ${hostArch()} host run under TCG, software emulation, which is several times slower`);
     return "tcg";
   }
   const probe = await (deps.probe ?? ((qemu: string) => probeKvmCached({ qemu })))(deps.qemu);

@@ -28,6 +28,10 @@ export interface Machine {
   cmdline: readonly string[];
   /** microvm properties (`--machine pit=off`) apply (x86_64 only). */
   microvmProps: boolean;
+  /** How `reboot -f` in the guest ends QEMU, for the emitted command's comments. */
+  powerOff: string;
+  /** What the emitted command's comments say about this machine's choices. */
+  notes(o: { accel: "kvm" | "tcg"; kernelAcpi?: boolean }): string[];
 }
 
 const accelProp = (accel: "kvm" | "tcg") => (accel === "kvm" ? "accel=kvm" : "accel=tcg");
@@ -41,6 +45,13 @@ export const MACHINES: Readonly<Record<Arch, Machine>> = {
     args: (m) => ["-M", m.microvmOption(), ...(m.accel === "kvm" ? ["-enable-kvm", "-cpu", "host"] : []), "-bios", m.bios ?? ""],
     // reboot=t: `reboot -f` triple-faults, and QEMU's -no-reboot then exits.
     cmdline: [`console=${archInfo("x86_64").console}`, "reboot=t", "panic=-1", "init=/init"],
+    powerOff: "reboot=t with -no-reboot",
+    notes: (o) => [
+      o.accel === "kvm"
+        ? "KVM: rtc=off (the guest has kvmclock; the RTC probe would only cost time)."
+        : "TCG: the RTC stays on; with rtc=off and no kvmclock the kernel stalls up to 1 s looking for it.",
+      ...(o.kernelAcpi ? [] : ["The kernel has no ACPI: machine acpi=off makes QEMU pass virtio-mmio devices on the kernel command line."]),
+    ],
   },
   arm64: {
     arch: "arm64",
@@ -49,6 +60,8 @@ export const MACHINES: Readonly<Record<Arch, Machine>> = {
     // -cpu max under TCG: every feature QEMU emulates, so any arm64 binary runs.
     args: (m) => ["-M", `virt,${accelProp(m.accel)}`, "-cpu", m.accel === "kvm" ? "host" : "max"],
     cmdline: [`console=${archInfo("arm64").console}`, "panic=-1", "init=/init"],
+    powerOff: "a PSCI system reset with -no-reboot",
+    notes: (o) => [`arm64 on QEMU's virt machine${o.accel === "kvm" ? " with KVM" : " under TCG (-cpu max)"}: the device tree describes the PL011 console (ttyAMA0) and the virtio-mmio slots.`],
   },
   riscv64: {
     arch: "riscv64",
@@ -57,6 +70,8 @@ export const MACHINES: Readonly<Record<Arch, Machine>> = {
     // QEMU's default firmware for virt is OpenSBI (qemu-system-data's opensbi-riscv64-generic-fw_dynamic.bin).
     args: (m) => ["-M", `virt,${accelProp(m.accel)}`, "-bios", "default"],
     cmdline: [`console=${archInfo("riscv64").console}`, "panic=-1", "init=/init"],
+    powerOff: "an SBI system reset with -no-reboot",
+    notes: () => ["riscv64 on QEMU's virt machine with OpenSBI: the device tree describes the 8250 console (ttyS0) and the virtio-mmio slots."],
   },
 };
 
