@@ -15,6 +15,7 @@ import { findOnPath } from "../../lib/util/find-on-path.ts";
 import type { HostDeps, HostItem } from "../../lib/host/checks.ts";
 import { hostChecks, hostReady, runHostChecks } from "../../lib/host/checks.ts";
 import { planFix } from "../../lib/host/fix.ts";
+import { archChecks } from "../../lib/host/arch-checks.ts";
 import type { KvmProbeResult } from "../../lib/host/kvm-probe.ts";
 import { memoryLogger } from "../../lib/util/log.ts";
 import { detectDistro } from "../../lib/host/packages.ts";
@@ -439,4 +440,45 @@ test("--fix says why it refreshes apt's lists before installing", async () => {
   assert.equal(await runDoctor({ fix: true }, d.deps), 0);
   assert.ok(d.logger.lines.includes("apt's package lists are 144 days old: running apt-get update first"), d.logger.lines.join("\n"));
   assert.deepEqual(fresh.aptCalls().map((c) => c.argv[1]), ["update", "install"]);
+});
+
+test("doctor --arch arm64 checks the cross compiler, its QEMU and Debian's arm64 busybox; --fix adds the architecture, updates and installs", async () => {
+  let foreign = "";
+  const { host, calls } = await fakeHost({
+    answer: (argv) => {
+      if (argv[0] === "dpkg" && argv[1] === "--print-foreign-architectures") return { code: 0, stdout: foreign };
+      if (argv[0] === "dpkg" && argv[1] === "--add-architecture") {
+        foreign = `${argv[2]}\n`;
+        return { code: 0 };
+      }
+      if (argv[0] === "apt-cache") return { code: 0, stdout: foreign ? "Package: busybox-static\nVersion: 1:1.35.0-4\nArchitecture: arm64\n" : "" };
+      if (argv[0] === "apt-get" && argv[1] === "install") {
+        for (const name of ["aarch64-linux-gnu-gcc", "qemu-system-aarch64"]) writeFileSync(join(host.env.PATH!, name), "#!/bin/sh\n", { mode: 0o755 });
+        return { code: 0 };
+      }
+      return undefined;
+    },
+  });
+  const items = await runHostChecks(host, [...hostChecks, ...archChecks("arm64")]);
+  assert.deepEqual(["aarch64-linux-gnu-gcc", "qemu-system-aarch64", "busybox-arm64"].map((id) => byId(items, id).status), ["missing", "missing", "missing"]);
+  assert.match(byId(items, "busybox-arm64").fix!.hint, /dpkg --add-architecture arm64 && apt-get update/);
+  const plan = planFix(items, "debian");
+  assert.deepEqual(plan.architectures, ["arm64"]);
+  assert.deepEqual(plan.packages, ["gcc-aarch64-linux-gnu", "qemu-system-arm"]);
+  const { deps } = doctorDeps(host);
+  assert.equal(await runDoctor({ fix: true, arches: ["arm64"] }, deps), 0);
+  const steps = calls.map((c) => c.argv.join(" ")).filter((a) => /^(dpkg --add|apt-get)/.test(a));
+  assert.deepEqual(steps, ["dpkg --add-architecture arm64", "apt-get update", "apt-get install -y --no-install-recommends gcc-aarch64-linux-gnu qemu-system-arm"]);
+});
+
+test("doctor --arch riscv64 on Debian 12 takes busybox from Debian 13 and checks QEMU's OpenSBI firmware", async () => {
+  const { host } = await fakeHost({ tools: [...TOOLS, "riscv64-linux-gnu-gcc", "qemu-system-riscv64"], osRelease: `${DEBIAN}VERSION_CODENAME=bookworm\n` });
+  const items = await runHostChecks(host, archChecks("riscv64"));
+  assert.equal(byId(items, "opensbi").status, "missing");
+  assert.match(byId(items, "opensbi").fix!.hint, /qemu-system-data/);
+  assert.equal(byId(items, "busybox-riscv64").status, "ok");
+  assert.match(byId(items, "busybox-riscv64").detail, /from Debian trixie/);
+  const found = await runHostChecks({ ...host, fileExists: (p) => Promise.resolve(p.endsWith("opensbi-riscv64-generic-fw_dynamic.bin")) }, archChecks("riscv64"));
+  assert.equal(byId(found, "opensbi").status, "ok");
+  assert.deepEqual(archChecks("x86_64"), []);
 });
