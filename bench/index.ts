@@ -18,6 +18,7 @@ import { run as initramfs } from "./initramfs.ts";
 import { run as kernel } from "./kernel.ts";
 import { run as kernelTree } from "./kernel-tree.ts";
 import { run as matrix } from "./matrix.ts";
+import { run as arch } from "./arch.ts";
 import { run as ninep } from "./9p.ts";
 import { run as hostRoot } from "./host-root.ts";
 import { type BenchOptions, repoRoot, ttyProgress, useBenchCache } from "./lib/env.ts";
@@ -35,6 +36,7 @@ export const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<BenchResult
   "run-warm": runWarm,
   startup,
   matrix,
+  arch,
   "host-root": hostRoot,
   "9p": ninep,
 };
