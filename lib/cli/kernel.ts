@@ -12,6 +12,7 @@ import { cacheRoot } from "../util/cache-dir.ts";
 import { parseOverride } from "../kernel/dot-config.ts";
 import { KernelTreeError, UsageError } from "../util/errors.ts";
 import { buildKernel, reproducibleEnv } from "../kernel/build.ts";
+import { archEnv } from "../kernel/build-steps.ts";
 import { treeLockInfo } from "../kernel/tree-lock.ts";
 import { assertBuildToolchain } from "../host/toolchain.ts";
 import { configureKernel } from "../kernel/config.ts";
@@ -58,7 +59,7 @@ function specArg(args: ParsedArgs): string {
 
 async function configCmd(args: ParsedArgs, common: Record<string, unknown>): Promise<number> {
   const log = stderrLogger({ quiet: args.quiet as boolean });
-  const inputs = configInputs(args);
+  const inputs = { ...configInputs(args), arch: archArg(args) };
   let tree = args.tree ? resolve(args.tree as string) : undefined;
   let version: string;
   if (tree) version = await treeVersion(tree);
@@ -78,9 +79,9 @@ async function configCmd(args: ParsedArgs, common: Record<string, unknown>): Pro
   await mkdir(join(cacheRoot(), "tmp"), { recursive: true });
   const work = await mkdtemp(join(cacheRoot(), "tmp", "config-"));
   try {
-    const r = await configureKernel(tree, work, request, { env: reproducibleEnv(process.env), allowDropped: true });
+    const r = await configureKernel(tree, work, request, { env: { ...reproducibleEnv(process.env), ...archEnv(inputs.arch) }, allowDropped: true });
     if (args.print) process.stdout.write(request.fragment + "\n");
-    const summary = { version, tree, requested: request.requested.size, yes: r.yes, dropped: r.dropped };
+    const summary = { version, arch: inputs.arch, tree, requested: request.requested.size, yes: r.yes, dropped: r.dropped };
     if (args.json) process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
     else {
       process.stdout.write(`linux ${version}: ${request.requested.size} symbols requested, ${r.yes} =y in the final .config\n`);

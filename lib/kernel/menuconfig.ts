@@ -12,6 +12,8 @@ import { parseDotConfig, renderFragment } from "./dot-config.ts";
 import { configureKernel } from "./config.ts";
 import { makefileVersion } from "./local-tree.ts";
 import { reproducibleEnv } from "./build.ts";
+import { archEnv } from "./build-steps.ts";
+import { type Arch, hostArch } from "../util/arch.ts";
 import type { ConfigRequest } from "./fragments.ts";
 import { cacheRoot, writeFileAtomic } from "../util/cache-dir.ts";
 import { UsageError } from "../util/errors.ts";
@@ -36,6 +38,8 @@ export interface MenuconfigOptions {
   tty?: boolean;
   /** Kernel version for the fragment's header (default: from the tree's Makefile). */
   version?: string;
+  /** The guest architecture whose menu it is (default: the host's). */
+  arch?: Arch;
 }
 
 /** What {@linkcode menuconfig} did. */
@@ -103,7 +107,7 @@ export async function menuconfig(o: MenuconfigOptions): Promise<MenuconfigResult
   assertTerminal(o.ui, o.tty);
   const run = o.run ?? runProcess;
   const log = o.log ?? stderrLogger();
-  const env = reproducibleEnv(o.env ?? process.env);
+  const env = { ...reproducibleEnv(o.env ?? process.env), ...archEnv(o.arch ?? hostArch()) };
   const parent = o.buildDir ?? join(cacheRoot(o.env ?? process.env), "tmp");
   await mkdir(parent, { recursive: true });
   const dir = await mkdtemp(join(parent, `${o.ui}-`));
