@@ -10,7 +10,8 @@
  * dependencies in `depends`: a locked closure is walked from the lock alone,
  * so `--locked` fetches exactly the pinned versions and bytes.
  */
-import { type Arch, archInfo, hostArch, isCross } from "../util/arch.ts";
+import { type Arch, archInfo, isCross } from "../util/arch.ts";
+import { foreignAptRoot } from "../sources/apt-root.ts";
 import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { LockOptions } from "./locked.ts";
@@ -35,8 +36,12 @@ export interface FetchedPackage {
 /** Options of {@linkcode fetchPackages}. */
 export interface FetchPackagesOptions extends ResolveOptions {
   lock?: LockOptions;
-  /** The guest's architecture (default: this host's, which is the only one packages come for now). */
-  arch?: Arch;
+  /**
+   * The guest's architecture (default: this host's). arm64 packages come
+   * through the host's multiarch (`jq:arm64`); riscv64 ones, on a release
+   * without that port, from Debian 13 through a private apt root.
+   */
+  guestArch?: Arch;
 }
 
 /** A package to fetch: what is pinned, and what it needs. */
@@ -83,6 +88,15 @@ export function lockedClosure(lock: LockFile, roots: readonly string[]): { plan:
   return { plan, missing };
 }
 
+/** `options` for the guest's architecture: multiarch names, or a private apt root where the host's release has none. */
+async function forGuest(options: FetchPackagesOptions): Promise<FetchPackagesOptions> {
+  const arch = options.guestArch;
+  if (!arch || !isCross(arch)) return options;
+  const apt = await foreignAptRoot(arch, { env: options.env, run: options.run, log: options.log });
+  // In a private root the guest's architecture is apt's own: names need no suffix.
+  return apt ? { ...options, apt } : { ...options, arch: archInfo(arch).debian };
+}
+
 async function plan(names: readonly string[], options: FetchPackagesOptions): Promise<PlannedPackage[]> {
   const lockOpts = options.lock;
   const lock = lockOpts ? await readLock(lockOpts.path) : undefined;
@@ -122,7 +136,7 @@ async function download(missing: PlannedPackage[], cache: string, options: Fetch
   try {
     // apt drops privileges to _apt for downloads; it needs to write here.
     await chmod(work, 0o777);
-    const argv = ["apt-get", "download", ...missing.map((p) => `${p.name}=${p.version}`)];
+    const argv = ["apt-get", ...(options.apt?.options ?? []), "download", ...missing.map((p) => `${p.name}=${p.version}`)];
     const r = await run(argv, { cwd: work, env: { ...env, LC_ALL: "C" }, nothrow: true });
     if (r.code !== 0) {
       throw new PackageError("apt-get cannot download the packages", "check that the mirror is reachable; `apt-get update` (as root) helps when a version is gone from it", { argv, code: r.code, tail: outputTail(r.stderr || r.stdout) });
@@ -165,9 +179,7 @@ async function unpack(deb: string, root: string, options: FetchPackagesOptions):
 export async function fetchPackages(names: readonly string[], options: FetchPackagesOptions = {}): Promise<FetchedPackage[]> {
   const env = options.env ?? process.env;
   const log = options.log ?? stderrLogger();
-  if (options.arch && isCross(options.arch)) {
-    throw new PackageError(`Debian packages for an ${options.arch} guest cannot be resolved yet: apt resolves dependencies for this ${hostArch()} host`, `leave out --package for --arch ${options.arch}; use --binary with ${options.arch} executables (a static build, or from /usr/${archInfo(options.arch).crossCompile.slice(0, -1)}/)`);
-  }
+  options = await forGuest(options);
   const cache = cacheRoot(env);
   const planned = await plan(names, options);
   const roots = new Map(planned.map((p) => [p.name, packageRootDir(cache, p.sha256)]));

@@ -39,7 +39,7 @@ export async function guestToolContent(o: GuestTools): Promise<ExtraContent[]> {
   let packaged: ExtraContent[] = [];
   if (o.packages?.length) {
     o.log.step(`Debian packages: ${o.packages.join(", ")} (with their dependencies; maintainer scripts do not run)`);
-    const fetched = await fetchPackages(o.packages, { lock: o.lock, env: o.env, log: o.log, arch: o.arch });
+    const fetched = await fetchPackages(o.packages, { lock: o.lock, env: o.env, log: o.log, guestArch: o.arch });
     o.log.step(`unpacked ${fetched.length} packages: ${fetched.map((p) => `${p.name} ${p.version}`).join(", ")}`);
     packaged = await packageContent(fetched.map((p) => p.root));
   }

@@ -17,6 +17,9 @@
  * `/init`'s PATH is /bin:/sbin:/usr/bin:/usr/sbin, so a package's
  * /usr/bin/NAME is found, after busybox's applet of that name.
  *
+ * - Debian 13's packages are /usr-merged (the loader is /usr/lib/ld-linux-*):
+ *   its /lib/NAME link is added, the path every binary's PT_INTERP names.
+ *
  * No library search path is written: Debian's glibc loader searches
  * /lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, /lib and /usr/lib
  * without /etc/ld.so.cache (`ld.so --help`, "System search path"), which is
@@ -65,6 +68,12 @@ export async function packageContent(roots: readonly string[]): Promise<ExtraCon
       const name = dest.slice(target.length + 1);
       if (dest.startsWith(`${target}/`) && !name.includes("/") && free(`${dir}/${name}`)) out.set(`${dir}/${name}`, { dest: `${dir}/${name}`, symlink: `/${dest}` });
     }
+  }
+  // Debian 13's packages are /usr-merged: libc6 ships its loader as /usr/lib/ld-linux-*.so.*, while
+  // binaries ask for /lib/ld-linux-*.so.* (PT_INTERP), which base-files' `lib -> usr/lib` would give.
+  for (const dest of [...out.keys()]) {
+    const m = /^usr\/(lib|lib64)\/(ld-linux[^/]*\.so[^/]*)$/.exec(dest);
+    if (m && free(`${m[1]}/${m[2]}`)) out.set(`${m[1]}/${m[2]}`, { dest: `${m[1]}/${m[2]}`, symlink: `/${dest}` });
   }
   return [...out.values()].sort((a, b) => a.dest < b.dest ? -1 : a.dest > b.dest ? 1 : 0);
 }

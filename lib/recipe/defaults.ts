@@ -24,7 +24,7 @@ import { checkVmOptions, prepareVm, type VmOptions } from "../vm/prepare.ts";
 import { VmSpecError } from "../util/errors.ts";
 import { findQbootOrThrow, findQemuOrThrow } from "../host/qemu.ts";
 import { machineFor } from "../vm/machines.ts";
-import { hostArch } from "../util/arch.ts";
+import { hostArch, isCross } from "../util/arch.ts";
 
 /** {@linkcode VmOptions} plus what picks and builds the defaults. */
 export interface DefaultVmOptions extends VmOptions {
@@ -165,6 +165,7 @@ export async function vmWithDefaults(o: DefaultVmOptions = {}): Promise<MicroVM>
   // Each binary, its libraries and its interpreter, before the kernel build (scripts are checked again against the image).
   if (o.binaries?.length && !o.initrd) await hostBinaryContent(o.binaries, { inImage: () => true, arch });
   if (o.hostRoot && o.initrd) throw new VmSpecError("--host-root needs microforge's own initramfs, whose /init mounts the host's root", "leave out --initrd");
+  if (o.hostRoot && isCross(arch)) throw new VmSpecError(`--host-root shares this ${hostArch()} host's programs, which a guest of ${arch} cannot run`, `leave out --host-root for --arch ${arch}, or use --binary with ${arch} executables`);
   const built: { kernel: string | KernelBuild; tarball?: KernelTarball } = o.kernel ? { kernel: o.kernel } : await kernelAndSource({ ...o, log });
   const kernel = built.kernel;
   const moduleSet = o.initrd || typeof kernel === "string" ? undefined : await kernelModules(kernel, { ...o, log });

@@ -171,13 +171,14 @@ const APT_STATE = ["/var/lib/apt/lists", "/var/lib/dpkg/status", "/etc/apt/sourc
 
 async function aptDepends(names: readonly string[], deps: DebianDeps): Promise<string> {
   const env = deps.env ?? process.env;
-  const argv = aptDependsArgv(names);
+  const [cmd, ...rest] = aptDependsArgv(names);
+  const argv = [cmd, ...(deps.apt?.options ?? []), ...rest];
   const query = async () => {
     const r = await (deps.run ?? runProcess)(argv, { nothrow: true, env: { ...env, LC_ALL: "C" } });
     if (r.code !== 0) throw new PackageError("apt cannot list the dependencies", "run `apt-get update` (as root) and try again", { argv, code: r.code, tail: outputTail(r.stderr || r.stdout) });
     return r.stdout;
   };
-  return deps.run ? await query() : await memoByStat(argv.join(" "), APT_STATE, query, env);
+  return deps.run ? await query() : await memoByStat(argv.join(" "), deps.apt?.state ?? APT_STATE, query, env);
 }
 
 async function hostArch(deps: DebianDeps): Promise<string> {

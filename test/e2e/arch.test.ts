@@ -32,6 +32,15 @@ for (const [arch, machine] of [["arm64", "aarch64"], ["riscv64", "riscv64"]] as 
     assert.equal(dropped.code, 1, dropped.stderr);
     assert.match(dropped.stderr, /Kernel config dropped 1 requested symbol:\n {2}CONFIG_DRM_VIRTIO_GPU=y was requested but is not set: .*DRM/);
   });
+
+  test(`${arch}: --package jq takes the guest's architecture; a host binary of another is refused before QEMU`, { skip, timeout: 30 * 60_000 }, async () => {
+    const jq = await cli(["run", "--quiet", "--arch", arch, ...KERNEL, "--package", "jq", "--", "jq", "-n", "6*7"]);
+    assert.equal(jq.code, 0, jq.stderr);
+    assert.equal(jq.stdout, "42\n");
+    const host = await cli(["run", "--quiet", "--arch", arch, ...KERNEL, "--binary", "/usr/bin/strace", "--", "strace", "-V"]);
+    assert.equal(host.code, 2, host.stderr);
+    assert.match(host.stderr, new RegExp(`/usr/bin/strace is a 64-bit x86_64 ELF file, not ${arch}`));
+  });
 }
 
 test("emit --arch arm64 --script -- uname -m, run by sh with stdin closed, prints aarch64 and ends", { skip, timeout: 30 * 60_000 }, async () => {

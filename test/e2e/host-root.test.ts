@@ -6,9 +6,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cli, onDeno, repoRoot, tempDir } from "../helpers.ts";
+import { runProcess } from "../../lib/util/process.ts";
+import { cli, onDeno, repoRoot, tempDir, testCache } from "../helpers.ts";
 
 const skip = onDeno ? "boots real VMs from the CLI; runs under Node" : false;
 const run = (args: string[]) => cli(["run", "--quiet", "--kernel-source", "debian", "--kernel-version", "6.1", "--accel", "tcg", "--host-root", ...args]);
@@ -37,4 +39,18 @@ test("a guest write to /etc stays in the guest; one to a --share reaches the hos
   assert.equal(r.stdout, "guest\n1\n");
   await assert.rejects(stat(`/etc/${name}`), { code: "ENOENT" });
   assert.equal(await readFile(join(dir, "out"), "utf8"), "shared\n");
+});
+
+test("a working directory under /tmp stays visible over the guest's own /tmp; writes there stay in the guest", { skip }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "mf-host-root-"));
+  try {
+    await writeFile(join(dir, "f.txt"), "from the host\n");
+    // The bin, not `--import tsx`: an ESM --import resolves from the working directory, which is not ours.
+    const r = await runProcess([process.execPath, join(repoRoot, "bin", "microforge.js"), "run", "--quiet", "--kernel-source", "debian", "--kernel-version", "6.1", "--accel", "tcg", "--host-root", "--", "sh", "-c", "pwd; cat f.txt; echo guest > g.txt && cat g.txt"], { cwd: dir, env: { ...process.env, MICROFORGE_CACHE: testCache }, nothrow: true });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${dir}\nfrom the host\nguest\n`);
+    await assert.rejects(stat(join(dir, "g.txt")), { code: "ENOENT" });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

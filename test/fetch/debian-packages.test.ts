@@ -184,3 +184,18 @@ test("a later package's file wins over an earlier one's", async () => {
   const b = await tree(join(base, "b"), { "etc/x.conf": "b" });
   assert.deepEqual(byDest(await packageContent([a, b])).get("etc/x.conf"), { dest: "etc/x.conf", source: join(b, "etc/x.conf"), mode: 0o644 });
 });
+
+test("Debian 13's /usr-merged loader gets the /lib link binaries ask for, and nothing else of /usr/lib is linked", async () => {
+  const base = await tempDir("pc-merged-");
+  const libc = await tree(join(base, "libc6"), {
+    "usr/lib/riscv64-linux-gnu/ld-linux-riscv64-lp64d.so.1": "so",
+    "usr/lib/ld-linux-riscv64-lp64d.so.1": { link: "riscv64-linux-gnu/ld-linux-riscv64-lp64d.so.1" },
+    "usr/lib/os-release": "x",
+  });
+  const items = byDest(await packageContent([libc]));
+  assert.deepEqual(items.get("lib/ld-linux-riscv64-lp64d.so.1"), { dest: "lib/ld-linux-riscv64-lp64d.so.1", symlink: "/usr/lib/ld-linux-riscv64-lp64d.so.1" });
+  assert.ok(!items.has("lib/os-release"));
+  // A package that ships /lib/NAME itself keeps its own.
+  const own = await tree(join(base, "own"), { "lib/ld-linux-riscv64-lp64d.so.1": "real" });
+  assert.equal(byDest(await packageContent([libc, own])).get("lib/ld-linux-riscv64-lp64d.so.1")?.source, join(own, "lib/ld-linux-riscv64-lp64d.so.1"));
+});
