@@ -197,5 +197,5 @@ test("Debian 13's /usr-merged loader gets the /lib link binaries ask for, and no
   assert.ok(!items.has("lib/os-release"));
   // A package that ships /lib/NAME itself keeps its own.
   const own = await tree(join(base, "own"), { "lib/ld-linux-riscv64-lp64d.so.1": "real" });
-  assert.equal(byDest(await packageContent([libc, own])).get("lib/ld-linux-riscv64-lp64d.so.1")?.source, join(own, "lib/ld-linux-riscv64-lp64d.so.1"));
+  assert.deepEqual(byDest(await packageContent([libc, own])).get("lib/ld-linux-riscv64-lp64d.so.1"), { dest: "lib/ld-linux-riscv64-lp64d.so.1", source: join(own, "lib/ld-linux-riscv64-lp64d.so.1"), mode: 0o644 });
 });
