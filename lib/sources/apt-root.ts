@@ -32,10 +32,10 @@ export interface AptRootDeps {
   sources?: string;
 }
 
-/** The host's Debian mirror: the first `URIs:` / `deb` URL that ends in /debian, else deb.debian.org. */
+/** The host's Debian mirror: the first `URIs:` / `deb` URL that ends in /debian, else https://deb.debian.org/debian. */
 export function debianMirror(sources: string): string {
   const urls = [...sources.matchAll(/^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(https?:\/\/\S+)/gm)].map((m) => m[1].replace(/\/+$/, ""));
-  return urls.find((u) => /\/debian$/.test(u)) ?? "http://deb.debian.org/debian";
+  return urls.find((u) => /\/debian$/.test(u)) ?? "https://deb.debian.org/debian";
 }
 
 /**

@@ -9,7 +9,7 @@ import { tempDir } from "../helpers.ts";
 test("the mirror is the host's Debian one, from deb822 or one-line sources, else deb.debian.org", () => {
   assert.equal(debianMirror("Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n"), "http://mirror.example/debian");
   assert.equal(debianMirror("deb [signed-by=/k.gpg] https://m.example/debian bookworm main\n"), "https://m.example/debian");
-  assert.equal(debianMirror("URIs: http://deb.debian.org/debian-security\n"), "http://deb.debian.org/debian");
+  assert.equal(debianMirror("URIs: http://deb.debian.org/debian-security\n"), "https://deb.debian.org/debian");
 });
 
 test("a private apt root for riscv64 on Debian 12: its own sources list and lists in the cache, updated once a day, never the system's", async () => {
