@@ -6,7 +6,7 @@
  * its repro bundle behind.
  */
 import { join } from "node:path";
-import { BootTimeoutError, GuestError, MicroforgeError } from "../util/errors.ts";
+import { BootTimeoutError, GuestError, MicroforgeError, outputTail } from "../util/errors.ts";
 import type { LockFile } from "../sources/lock-file.ts";
 import type { MicroVM } from "../vm/microvm.ts";
 import { withFreeHostPorts } from "../vm/host-ports.ts";
@@ -46,7 +46,7 @@ const TAIL_BYTES = 8 << 10;
 /** The last lines of `bytes` as text, at most {@linkcode TAIL_BYTES}. */
 export function textTail(bytes: Uint8Array | string): string {
   const text = typeof bytes === "string" ? bytes : new TextDecoder().decode(bytes.length > TAIL_BYTES * 4 ? bytes.subarray(bytes.length - TAIL_BYTES * 4) : bytes);
-  const lines = text.replace(/\s+$/, "").split("\n").slice(-TAIL_LINES).join("\n");
+  const lines = outputTail(text, TAIL_LINES);
   return lines.length > TAIL_BYTES ? lines.slice(lines.length - TAIL_BYTES) : lines;
 }
 
