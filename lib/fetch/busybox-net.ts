@@ -56,5 +56,5 @@ export async function busyboxNet(deps: BusyboxNetDeps = {}): Promise<Busybox> {
   }
   const log = deps.log ?? stderrLogger({ quiet: deps.quiet });
   const got = await download({ url, sha256: deps.expectSha256, name: `busybox (${url.split("/").slice(-2).join("/")})`, fetch: deps.fetch, log, quiet: deps.quiet, allowHttp, cacheDir: cacheRoot(env) });
-  return { ...(await inspectBusybox(got.path, "busybox.net")), url };
+  return { ...(await inspectBusybox(got.path, "busybox.net", undefined, env)), url };
 }

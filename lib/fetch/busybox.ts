@@ -29,7 +29,7 @@ function checkVersion(bb: Busybox, spec: string | undefined, from: string): Busy
 export async function hostBusybox(deps: BusyboxDeps = {}): Promise<Busybox> {
   const found = await findOnPath("busybox", deps.env);
   if (!found) throw new BusyboxError("No busybox on PATH", "install it (`apt-get install busybox-static`, or run `microforge doctor --fix`), or use --busybox debian");
-  return checkVersion({ ...(await inspectBusybox(found, "host", deps.arch)), url: found }, deps.version, "the host");
+  return checkVersion({ ...(await inspectBusybox(found, "host", deps.arch, deps.env)), url: found }, deps.version, "the host");
 }
 
 export type { Busybox, BusyboxDeps };
@@ -41,7 +41,7 @@ export async function resolveBusybox(source: BusyboxSource = "auto", deps: Busyb
   if (kind === "busybox.net") return await busyboxNet(deps);
   if (kind === "debian") return await debianBusybox(deps);
   if (kind === "host") return await hostBusybox(deps);
-  if (kind !== "auto") return checkVersion({ ...(await inspectBusybox(kind, "path", deps.arch)), url: resolve(kind) }, deps.version, kind);
+  if (kind !== "auto") return checkVersion({ ...(await inspectBusybox(kind, "path", deps.arch, deps.env)), url: resolve(kind) }, deps.version, kind);
   const log = deps.log ?? stderrLogger({ quiet: deps.quiet });
   const failures: string[] = [];
   for (const [name, get] of [["busybox.net", busyboxNet], ["debian", debianBusybox], ["host", hostBusybox]] as const) {
@@ -78,5 +78,5 @@ export async function debianBusybox(deps: BusyboxDeps = {}): Promise<Busybox> {
     resolveSpec(deps.version, [{ version: pkg.upstream, semver: toSemver(pkg.upstream) ?? "0.0.0" }], { what: "busybox", from: "Debian packages" });
   }
   const path = await debianFile(pkg, ["bin/busybox", "usr/bin/busybox"], { ...deps, apt });
-  return { ...(await inspectBusybox(path, "debian", arch)), url };
+  return { ...(await inspectBusybox(path, "debian", arch, deps.env)), url };
 }

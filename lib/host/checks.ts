@@ -13,7 +13,8 @@ import { runProcess } from "../util/process.ts";
 import { findOnPath } from "../util/find-on-path.ts";
 import { findQboot, QEMU, qemuDataDirs } from "./qemu.ts";
 import type { Distro, PackageMap } from "./packages.ts";
-import { detectDistro, formatArgv, genericInstallHint, installArgv } from "./packages.ts";
+import { shellJoin } from "../util/shell-quote.ts";
+import { detectDistro, genericInstallHint, installArgv } from "./packages.ts";
 import type { KvmProbeResult } from "./kvm-probe.ts";
 import { probeKvmCached } from "./kvm-verdict.ts";
 
@@ -214,7 +215,7 @@ export const hostChecks: readonly HostCheck[] = [
 function fixHint(check: HostCheck, outcome: CheckOutcome, distro: Distro | undefined, root: boolean): string {
   if (outcome.hint) return outcome.hint;
   const pkgs = distro ? check.packages[distro] : undefined;
-  if (distro && pkgs?.length) return formatArgv(installArgv(distro, pkgs, { root }));
+  if (distro && pkgs?.length) return shellJoin(installArgv(distro, pkgs, { root }));
   return genericInstallHint(check.what, check.packages);
 }
 

@@ -10,7 +10,8 @@ import type { Runner } from "../util/process.ts";
 import { findOnPath } from "../util/find-on-path.ts";
 import type { HostItem } from "./checks.ts";
 import type { Distro } from "./packages.ts";
-import { formatArgv, genericInstallHint, installArgv, packagesFor } from "./packages.ts";
+import { shellJoin } from "../util/shell-quote.ts";
+import { genericInstallHint, installArgv, packagesFor } from "./packages.ts";
 import type { Logger } from "../util/log.ts";
 
 /** What to install: packages for this distribution, and items no package fixes. */
@@ -100,23 +101,23 @@ export async function applyFix(plan: FixPlan, options: { yes?: boolean }, deps: 
   if (!plan.packages.length && !archs.length) return "nothing";
   const install = installArgv(plan.distro!, plan.packages, { root: deps.isRoot, assumeYes: true });
   if (plan.distro !== "debian") {
-    logger.warn(`microforge installs packages only on Debian and Ubuntu; run this yourself:\n    ${formatArgv(install)}`);
+    logger.warn(`microforge installs packages only on Debian and Ubuntu; run this yourself:\n    ${shellJoin(install)}`);
     return "printed";
   }
   if (!deps.isRoot && !(await findOnPath("sudo", deps.env))) {
-    logger.warn(`not root and no sudo on PATH; as root, run:\n    ${formatArgv(install.slice(1))}`);
+    logger.warn(`not root and no sudo on PATH; as root, run:\n    ${shellJoin(install.slice(1))}`);
     return "printed";
   }
   if (deps.interactive && !options.yes) {
     const what = [...(archs.length ? [`let apt fetch ${archs.join(", ")} packages (dpkg --add-architecture, apt-get update)`] : []), ...(plan.packages.length ? [`install ${plan.packages.join(" ")} with apt-get`] : [])].join(" and ");
     if (!(await deps.confirm(`${what[0].toUpperCase()}${what.slice(1)}?`))) {
-      logger.warn(`nothing installed; to do it yourself:\n    ${formatArgv(install)}`);
+      logger.warn(`nothing installed; to do it yourself:\n    ${shellJoin(install)}`);
       return "declined";
     }
   }
   const apt = async (args: string[]) => {
     const argv = aptArgv(args, deps.isRoot);
-    logger.step(`Running ${formatArgv(argv)}`);
+    logger.step(`Running ${shellJoin(argv)}`);
     const r = await deps.run(argv, {
       env: { ...deps.env, DEBIAN_FRONTEND: "noninteractive" },
       stdio: deps.echo ? "pipe" : "inherit",
@@ -129,7 +130,7 @@ export async function applyFix(plan: FixPlan, options: { yes?: boolean }, deps: 
   let updated = false;
   for (const a of archs) {
     const argv = deps.isRoot ? ["dpkg", "--add-architecture", a] : ["sudo", "dpkg", "--add-architecture", a];
-    logger.step(`Running ${formatArgv(argv)}`);
+    logger.step(`Running ${shellJoin(argv)}`);
     const r = await deps.run(argv, { env: deps.env, nothrow: true });
     if (r.code !== 0) throw new CommandError(argv, r.code, r.signal, outputTail(r.stdout + r.stderr), "run it yourself as root, then `apt-get update`");
   }

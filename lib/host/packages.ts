@@ -3,7 +3,6 @@
  * (from /etc/os-release) and the exact argv that installs a list of packages.
  */
 // zx/core, not zx: the full package costs every CLI start ~60 ms more on Node (issue #7).
-import { quote } from "zx/core";
 
 /** A family of distributions sharing a package manager. */
 export type Distro = "debian" | "fedora" | "arch" | "alpine" | "opensuse";
@@ -70,11 +69,6 @@ export function installArgv(distro: Distro, packages: readonly string[], options
   const m = managers[distro];
   const argv = [...m.install, ...(options.assumeYes ? m.assumeYes : []), ...packages];
   return options.root ? argv : ["sudo", ...argv];
-}
-
-/** An argv as a line a person can paste into a shell (never executed by us). */
-export function formatArgv(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : quote(a))).join(" ");
 }
 
 /** The packages of `map` for `distro`, de-duplicated across several maps, in first-seen order. */

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { MissingToolError } from "../util/errors.ts";
 import { type Runner, runProcess } from "../util/process.ts";
 import { findOnPath } from "../util/find-on-path.ts";
+import { memoByStat } from "../util/stat-memo.ts";
 import { type Arch, archInfo } from "../util/arch.ts";
 
 /** The QEMU binary microforge drives. */
@@ -49,8 +50,12 @@ export async function findQemuOrThrow(deps: QemuHostDeps = {}): Promise<string> 
 /** The data directories `qemu -L help` lists, then the usual places. */
 export async function qemuDataDirs(qemu: string | undefined, deps: QemuHostDeps = {}): Promise<string[]> {
   if (!qemu) return [...QEMU_DATA_DIRS];
-  const r = await (deps.run ?? runProcess)([qemu, "-L", "help"], { nothrow: true, timeoutMs: 10_000 }).catch(() => undefined);
-  const listed = r?.code === 0 ? r.stdout.split("\n").map((l) => l.trim()).filter(Boolean).map((d) => resolve(d)) : [];
+  const ask = async () => {
+    const r = await (deps.run ?? runProcess)([qemu, "-L", "help"], { nothrow: true, timeoutMs: 10_000 }).catch(() => undefined);
+    return r?.code === 0 ? r.stdout.split("\n").map((l) => l.trim()).filter(Boolean).map((d) => resolve(d)) : [];
+  };
+  // On the real host, remembered until the QEMU binary changes: a warm run spawns no `-L help`.
+  const listed = deps.run ? await ask() : await memoByStat(`${qemu} -L help`, [qemu], ask, deps.env ?? process.env);
   return [...new Set([...listed, ...QEMU_DATA_DIRS])];
 }
 

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { type Busybox, type BusyboxSource, resolveBusybox } from "../fetch/busybox.ts";
 import { busyboxApplets } from "./busybox-applets.ts";
 import { cacheRoot, tempPathFor } from "../util/cache-dir.ts";
-import { type PackOptions, type PackResult, packInitramfs } from "./pack.ts";
+import { type PackOptions, type PackResult, packInitramfs, sourceDateEpoch } from "./pack.ts";
+import { packedBefore, packInputKey, rememberPack } from "./pack-memo.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 import { type RootfsSpec, rootfsEntries } from "./rootfs.ts";
 import { guestToolContent } from "./guest-tools.ts";
@@ -48,7 +49,7 @@ export async function buildInitramfs(options: InitramfsOptions = {}): Promise<In
   const busybox = typeof options.busybox === "object" ? options.busybox : await resolveBusybox(options.busybox, { log, env, version: options.busyboxVersion, arch: options.arch });
   log.step(`packing initramfs (busybox ${busybox.version ?? "?"} from ${busybox.origin})`);
   const init = options.init;
-  const applets = options.applets ?? (await busyboxApplets(busybox.path, busybox.sha256));
+  const applets = options.applets ?? (await busyboxApplets(busybox.path, busybox.sha256, undefined, env));
   const extra = await guestToolContent({ binaries: options.binaries, packages: options.packages, lock: options.lock, applets, extra: options.extra, env, log, arch: options.arch });
   const entries = await rootfsEntries({ busybox: busybox.path, init, extra, applets, modules: options.modules }, { log });
   const dir = join(cacheRoot(env), "initramfs");
@@ -56,11 +57,16 @@ export async function buildInitramfs(options: InitramfsOptions = {}): Promise<In
   // A name of our own while building (another process may be packing the same
   // image), in the temp-name form `cache clean` removes if we are killed.
   const building = tempPathFor(join(dir, "building.cpio"));
+  // The same inputs as an earlier pack into the cache: its image, untouched since, is this one.
+  const key = options.output ? undefined : await packInputKey(entries, { gzip: options.gzip ?? 9, mtime: options.mtime ?? sourceDateEpoch(), uid: options.uid, gid: options.gid });
+  const before = key ? await packedBefore(dir, key) : undefined;
+  if (before) return { ...before, busybox };
   const result = await packInitramfs(entries, options.output ?? building, { memberCache, ...options });
-  if (!options.output) {
+  if (key) {
     const final = join(dir, `${result.sha256}.cpio${options.gzip === false ? "" : ".gz"}`);
     await rename(result.path, final);
     result.path = final;
+    await rememberPack(dir, key, result);
   }
   return { ...result, busybox };
 }

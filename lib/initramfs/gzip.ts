@@ -2,8 +2,9 @@
  * Reproducible gzip: no name, mtime 0, and the same bytes on Node and on Deno.
  * Node's zlib and Deno's differ in output, so we use fflate (pure JS) and feed
  * it fixed-size blocks, making the result depend only on the input bytes.
+ * fflate is loaded on first use: the default image is a plain cpio, and a
+ * warm `run` should not pay for loading a compressor it does not call.
  */
-import { Gzip } from "fflate";
 
 /** Block size fed to the compressor; fixed so chunking never changes the output. */
 const BLOCK = 1 << 20;
@@ -34,6 +35,7 @@ export async function* fixedBlocks(source: AsyncIterable<Uint8Array>, size = BLO
 
 /** Compress a byte stream to one gzip member, deterministically. */
 export async function* gzipStream(source: AsyncIterable<Uint8Array>, level: GzipLevel = 9): AsyncGenerator<Uint8Array> {
+  const { Gzip } = await import("fflate");
   const out: Uint8Array[] = [];
   const gz = new Gzip({ level, mtime: 0 }, (chunk) => out.push(chunk));
   let pending: Uint8Array | undefined;

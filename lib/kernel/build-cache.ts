@@ -10,6 +10,7 @@ import { basename, join } from "node:path";
 import type { Arch } from "../util/arch.ts";
 import { cacheRoot, ensureDir, tempPathFor, writeError } from "../util/cache-dir.ts";
 import { sha256File } from "../util/hash.ts";
+import { memoByStat } from "../util/stat-memo.ts";
 import type { LocalTree } from "./local-tree.ts";
 import { treeSha256 } from "./modules.ts";
 
@@ -76,7 +77,7 @@ export function modulesDir(dir: string, release: string): string {
 export type Cached = { build: KernelBuild; problem?: undefined } | { build?: undefined; problem?: string };
 
 /** Read and verify the entry `dir` of build `key`. */
-export async function readCached(dir: string, key: string): Promise<Cached> {
+export async function readCached(dir: string, key: string, env: Record<string, string | undefined> = process.env): Promise<Cached> {
   if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) return {};
   let meta;
   try {
@@ -85,12 +86,15 @@ export async function readCached(dir: string, key: string): Promise<Cached> {
     return { problem: (err as NodeJS.ErrnoException).code === "ENOENT" ? "build.json is missing" : "build.json is unreadable" };
   }
   if (meta?.key !== key) return { problem: "build.json belongs to another build" };
-  // Verify on use: a damaged image is rebuilt, never booted.
+  // Verify on use: a damaged image is rebuilt, never booted. The hash is
+  // remembered until the file changes (its inode, size or mtime), as git's
+  // index does, so a warm boot does not read 17 MB; any write to it is seen.
+  const verified = (path: string) => memoByStat(`sha256 of booted ${path}`, [path], () => sha256File(path), env);
   const pvh = meta.pvh === true && typeof meta.vmlinuxSha256 === "string";
   const image = meta.image === "Image" ? "Image" : "bzImage";
   const artifacts: [string, string | undefined][] = [[image, meta.bzImageSha256], ["vmlinux", pvh ? meta.vmlinuxSha256 : undefined], ["config", undefined]];
   for (const [name, want] of artifacts) {
-    const got = await (want ? sha256File(join(dir, name)) : stat(join(dir, name)).then(() => undefined)).catch((err: NodeJS.ErrnoException) => err);
+    const got = await (want ? verified(join(dir, name)) : stat(join(dir, name)).then(() => undefined)).catch((err: NodeJS.ErrnoException) => err);
     if (got instanceof Error) return { problem: `${name} is ${got.code === "ENOENT" ? "missing" : `unreadable (${got.message})`}` };
     if (want && got !== want) return { problem: `${name} does not match its recorded sha256 (${String(got).slice(0, 12)}…, expected ${want.slice(0, 12)}…)` };
   }

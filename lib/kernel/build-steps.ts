@@ -14,6 +14,8 @@ import { type Runner, runProcess } from "../util/process.ts";
 import { configureKernel } from "./config.ts";
 import { type ConfigRequestOptions, DEFAULT_FEATURES, kernelConfigRequest, localFragment } from "./fragments.ts";
 import { sha256Hex } from "../util/hash.ts";
+import { findOnPath } from "../util/find-on-path.ts";
+import { memoByStat } from "../util/stat-memo.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 import type { LocalTree } from "./local-tree.ts";
 import { type KernelBuild, kernelBuildDir, readCached, storeBuild } from "./build-cache.ts";
@@ -67,10 +69,16 @@ export function archEnv(arch: Arch): Record<string, string> {
   return { ARCH: a.kernelArch, ...(isCross(arch) ? { CROSS_COMPILE: a.crossCompile } : {}) };
 }
 
-async function compilerVersion(run: Runner, env: Record<string, string | undefined>, arch: Arch): Promise<string> {
+/**
+ * The first line of `gcc --version`. On the real host it is remembered until
+ * the compiler file changes (a warm cache hit then spawns nothing); an
+ * injected runner is always asked.
+ */
+async function compilerVersion(run: Runner | undefined, env: Record<string, string | undefined>, arch: Arch): Promise<string> {
   const gcc = isCross(arch) ? `${archInfo(arch).crossCompile}gcc` : "gcc";
-  const r = await run([gcc, "--version"], { env, nothrow: true }).catch(() => undefined);
-  return r?.stdout.split("\n")[0] ?? "unknown";
+  const ask = async () => (await (run ?? runProcess)([gcc, "--version"], { env, nothrow: true }).catch(() => undefined))?.stdout.split("\n")[0] ?? "unknown";
+  const path = run ? undefined : await findOnPath(gcc, env);
+  return path ? await memoByStat(`${gcc} --version at ${path}`, [path], ask, env) : await ask();
 }
 
 /** The config request of a build: the layers, with the `modules` feature added when the build needs it. */
@@ -112,7 +120,7 @@ export async function buildInputs(options: KernelBuildOptions, source: { tarball
   // ARCH and CROSS_COMPILE from the environment reach every make: allnoconfig, the build, modules, out-of-tree modules.
   const buildEnv = { ...reproducibleEnv(env), ...archEnv(arch) };
   // The key order is part of the key: unchanged, x86_64 entries built before architectures are reused.
-  const inputs = { format: BUILD_FORMAT, ...source, fragment: request.fragment, makeVars, compiler: await compilerVersion(run, buildEnv, arch), target: a.makeTarget, ...(arch !== "x86_64" ? { arch } : {}) };
+  const inputs = { format: BUILD_FORMAT, ...source, fragment: request.fragment, makeVars, compiler: await compilerVersion(options.run, buildEnv, arch), target: a.makeTarget, ...(arch !== "x86_64" ? { arch } : {}) };
   const key = sha256Hex(JSON.stringify(inputs));
   const root = cacheRoot(env);
   return { env, run, log, request, makeVars, buildEnv, inputs, key, root, dir: join(root, "kernels", key) };
@@ -149,7 +157,7 @@ export async function configureAndMake(j: BuildJob): Promise<KernelBuild> {
   const meta = { key: j.key, version, configHash, pvh: /^CONFIG_PVH=y$/m.test(configured.config), yes: configured.yes, steps, inputs: j.inputs, release, tree, local, arch };
   const installer = modules ? (root: string) => installModules(make, root) : undefined;
   await storeBuild(buildDir, j.dir, { config: configured.config, fragment: request.fragment, meta, started: j.started, env: j.env, installModules: installer, imagePath: archInfo(arch).imagePath });
-  const built = await readCached(j.dir, j.key);
+  const built = await readCached(j.dir, j.key, j.env);
   if (!built.build) throw new KernelBuildError(`The kernel build in ${j.dir} did not verify after writing: ${built.problem}`, "check the disk and try again");
   return { ...built.build, cached: false };
 }

@@ -37,14 +37,14 @@ export async function buildKernel(options: KernelBuildOptions): Promise<KernelBu
   const { env, run, log, key, dir, root } = inputs;
   // Modules built against a cached kernel need its kept O= directory; `cache clean` may have removed it.
   const usable = async (b: KernelBuild) => !options.moduleSupport || !b.modules || await moduleBuildReady(b, env);
-  const first = await readCached(dir, key);
+  const first = await readCached(dir, key, env);
   if (first.build && await usable(first.build)) {
     log.step(`kernel ${version} (config ${first.build.configHash.slice(0, 12)}) from the cache`);
     return first.build;
   }
   await assertBuildToolchain({ env, run }, options.arch);
   return await withMutex(`kernel-${key}`, async () => {
-    const again = await readCached(dir, key);
+    const again = await readCached(dir, key, env);
     if (again.build && await usable(again.build)) return again.build;
     if (again.build) log.step(`kernel ${version}: its build directory ${kernelBuildDir(key, env)} is gone, and modules are built against it: building it again`);
     if (again.problem) {

@@ -4,6 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { sha256Hex } from "../util/hash.ts";
+import { memoByStat } from "../util/stat-memo.ts";
 import { resolve } from "node:path";
 import { elfInterpreter } from "../util/elf.ts";
 import { BusyboxError, MicroforgeError } from "../util/errors.ts";
@@ -42,9 +43,18 @@ export interface BusyboxDeps {
   arch?: Arch;
 }
 
-/** Check `path` is a static ELF busybox for `arch` (default x86_64) and describe it; throws {@linkcode BusyboxError}. */
-export async function inspectBusybox(path: string, origin: Busybox["origin"], arch: Arch = hostArch()): Promise<Busybox> {
-  let bytes: Uint8Array;
+/**
+ * Check `path` is a static ELF busybox for `arch` (default x86_64) and describe it; throws {@linkcode BusyboxError}.
+ * What a file was found to be is remembered until it changes (`env`'s cache), so a warm run does not read and hash it again.
+ */
+export async function inspectBusybox(path: string, origin: Busybox["origin"], arch: Arch = hostArch(), env: Record<string, string | undefined> = process.env): Promise<Busybox> {
+  const found = await memoByStat(`busybox at ${resolve(path)} for ${arch}`, [path], () => inspectFile(path, arch), env);
+  return { path: resolve(path), ...found, origin };
+}
+
+/** The version (from the binary's banner) and sha256 of the static busybox for `arch` at `path`. */
+async function inspectFile(path: string, arch: Arch): Promise<{ version: string | undefined; sha256: string }> {
+  let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (err) {
@@ -63,7 +73,10 @@ export async function inspectBusybox(path: string, origin: Busybox["origin"], ar
       "pass a static one: --busybox debian fetches Debian's busybox-static, or install it (`apt-get install busybox-static`, or run `microforge doctor --fix`) and pass --busybox host",
     );
   }
-  const banner = /BusyBox v(\d+\.\d+\.\d+)/.exec(new TextDecoder("latin1").decode(bytes));
-  const sha256 = sha256Hex(bytes);
-  return { path: resolve(path), version: banner?.[1], sha256, origin };
+  // The banner's place, found in the bytes (decoding 2 MB as text costs more than the rest).
+  let version: string | undefined;
+  for (let at = bytes.indexOf("BusyBox v"); at >= 0 && !version; at = bytes.indexOf("BusyBox v", at + 1)) {
+    version = /^BusyBox v(\d+\.\d+\.\d+)/.exec(bytes.subarray(at, at + 40).toString("latin1"))?.[1];
+  }
+  return { version, sha256: sha256Hex(bytes) };
 }

@@ -4,16 +4,16 @@
  * (1–2 s to hash), or what `apt-cache` says (about 1 s) until the package
  * lists change. Keyed on each file's device, inode, size and mtime; a missing
  * or unreadable memo is only a miss. Also used for downloaded blobs (a write
- * to one changes its mtime); never for kernels and images we boot: those are
- * hashed on every use.
+ * to one changes its mtime), for the kernels we boot (a flipped byte is a
+ * write), and for what probing a host binary says (`gcc --version`).
  */
 import { readFile, stat } from "node:fs/promises";
 import { sha256Hex } from "./hash.ts";
 import { join } from "node:path";
 import { cacheRoot, writeFileAtomic } from "./cache-dir.ts";
 
-/** How a file looks now, or "missing". */
-async function signature(path: string): Promise<string> {
+/** How a file looks now (device, inode, size, mtime), or "missing". */
+export async function fileSignature(path: string): Promise<string> {
   try {
     // Whole milliseconds: Deno reports mtime to the millisecond, Node to the
     // nanosecond, and both runtimes share one cache.
@@ -30,7 +30,7 @@ async function signature(path: string): Promise<string> {
  */
 export async function memoByStat<T>(name: string, watch: readonly string[], compute: () => Promise<T>, env: Record<string, string | undefined> = process.env): Promise<T> {
   const file = join(cacheRoot(env), "memo", `${sha256Hex(name).slice(0, 32)}.json`);
-  const sig = (await Promise.all(watch.map(async (p) => `${p}=${await signature(p)}`))).join("\n");
+  const sig = (await Promise.all(watch.map(async (p) => `${p}=${await fileSignature(p)}`))).join("\n");
   try {
     const memo = JSON.parse(await readFile(file, "utf8"));
     if (memo.name === name && memo.sig === sig) return memo.value as T;
@@ -39,7 +39,7 @@ export async function memoByStat<T>(name: string, watch: readonly string[], comp
   }
   const value = await compute();
   // Only a value computed from files that did not change meanwhile is kept.
-  const after = (await Promise.all(watch.map(async (p) => `${p}=${await signature(p)}`))).join("\n");
+  const after = (await Promise.all(watch.map(async (p) => `${p}=${await fileSignature(p)}`))).join("\n");
   if (after === sig) await writeFileAtomic(file, JSON.stringify({ name, sig, value }) + "\n").catch(() => undefined);
   return value;
 }
