@@ -3,6 +3,7 @@
  * are a usage error with a "did you mean" suggestion, `--help` prints usage.
  */
 import { type FlagSpec, type ParsedArgs, parseFlagList } from "../util/flags.ts";
+import type { WarmStart } from "../run/warm-start.ts";
 
 /** A subcommand: `microforge <name> [flags]`. */
 export interface Command {
@@ -12,7 +13,13 @@ export interface Command {
   usage: string;
   flags: FlagSpec[];
   /** Runs with parsed flags; resolves to the process exit code. */
-  run(args: ParsedArgs): Promise<number>;
+  run(args: ParsedArgs, context?: CommandContext): Promise<number>;
+}
+
+/** What the executable hands a command besides its flags. */
+export interface CommandContext {
+  /** A scripted run's warm start (the VM booted before microforge loaded; see warm-start.ts). */
+  warm?: WarmStart;
 }
 
 const helpFlag: FlagSpec = { name: "help", alias: "h", type: "boolean", description: "show this help" };

@@ -2,7 +2,7 @@
  * The `microforge` command line: `microforge <command> [options]`.
  * Each subcommand lives in its own file in `lib/cli/` and has its own `--help`.
  */
-import { type Command, helpText, parseFlags } from "./command.ts";
+import { type Command, type CommandContext, helpText, parseFlags } from "./command.ts";
 import { suggest } from "../util/suggest.ts";
 import { MicroforgeError, UsageError } from "../util/errors.ts";
 import { doctorCommand } from "./doctor.ts";
@@ -27,7 +27,7 @@ function mainHelp(): string {
 }
 
 /** Run the CLI with `argv` (without the program name); resolves to the exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], context: CommandContext = {}): Promise<number> {
   const [name, ...rest] = argv;
   try {
     if (!name || name === "--help" || name === "-h" || name === "help") {
@@ -44,7 +44,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(helpText(cmd));
       return 0;
     }
-    return await cmd.run(args);
+    return await cmd.run(args, context);
   } catch (err) {
     if (err instanceof MicroforgeError) {
       process.stderr.write(`microforge: ${err.message}\n`);

@@ -7,7 +7,7 @@ import { statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { readFile, stat } from "node:fs/promises";
 import { formatCommand } from "../util/shell-command.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandContext } from "./command.ts";
 import type { ParsedArgs } from "../util/flags.ts";
 import { type MicroforgeError, UsageError } from "../util/errors.ts";
 import { emptyLock } from "../sources/lock-file.ts";
@@ -38,7 +38,7 @@ export const runCommand: Command = {
     { name: "verbose", alias: "v", type: "boolean", description: "scripted runs: show the kernel console on stderr" },
     { name: "quiet", alias: "q", type: "boolean", description: "no progress output" },
   ],
-  async run(args: ParsedArgs): Promise<number> {
+  async run(args: ParsedArgs, context: CommandContext = {}): Promise<number> {
     const log = stderrLogger({ quiet: args.quiet as boolean });
     // Under gdb the CPU waits for the debugger: no default timeout.
     const timeout = args.timeout === undefined ? (args._.length && args.gdb === undefined ? 120 : undefined) : /^\s*\d+(\.\d+)?\s*$/.test(String(args.timeout)) ? Number(args.timeout) : Number.NaN;
@@ -69,6 +69,7 @@ export const runCommand: Command = {
     const timeoutMs = timeout === undefined ? undefined : timeout * 1000;
     const code = await startVm(vm, args._, {
       timeoutMs,
+      warm: context.warm,
       timings: args.timings as boolean,
       timeline: args.timeline as string | undefined,
       // A bundle keeps the whole console log, so the kernel is not quiet.
@@ -76,7 +77,7 @@ export const runCommand: Command = {
       ...(rec ? { stdout: rec.sink("stdout", streamSink(process.stdout)), stderr: rec.sink("stderr", streamSink(process.stderr)), quietKernel: false } : {}),
       onError: (err) => bundle && (bundle.failure = err),
       onResult(r) {
-        if (args.timings) process.stderr.write(renderTimelineTable(r.phases, r.timings.exitMs ?? 0));
+        if (args.timings) process.stderr.write(`${r.warmStart ? "warm start: QEMU started before microforge loaded, from this command line's last VM\n" : ""}${renderTimelineTable(r.phases, r.timings.exitMs ?? 0)}`);
         if (args.timeline) log.step(`boot timeline written to ${args.timeline}`);
       },
     });

@@ -14,13 +14,14 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../util/cache-dir.ts";
 import { type CpioRecord, recordBytes } from "./cpio.ts";
 import { type GzipLevel, gzipStream } from "./gzip.ts";
+import { gzipParts, PART } from "./gzip-parts.ts";
 import { type Logger, stderrLogger } from "../util/log.ts";
 
 /** Files at least this big get a gzip member of their own. */
 export const LARGE_FILE = 256 * 1024;
 
 /** Bump when the compressor or the member layout changes, so old cache entries are not reused. */
-const FORMAT = "fflate-0.8/v1";
+const FORMAT = `fflate-0.8/parts-${PART}/v2`;
 
 async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -58,7 +59,8 @@ async function largeMember(rec: CpioRecord & { body: { source: string } }, level
   const log = options.log ?? stderrLogger();
   const hit = dir ? await cachedMember(dir, key, log) : undefined;
   if (hit) return hit;
-  const member = await collect(gzipStream(recordBytes([{ ...rec, body: data }]), level));
+  // One record, one member, compressed in parts on every core (gzip-parts.ts).
+  const member = await gzipParts(await collect(recordBytes([{ ...rec, body: data }])), level);
   // The member cache only saves time: an image written elsewhere must not fail because the cache is full or read-only.
   if (dir) await writeFileAtomic(join(dir, `${key}.${sha256(member)}.gz`), member).catch((err: Error) => log.warn(`not caching the gzip member of ${rec.body.source}: ${err.message.split("\n")[0]}`));
   return member;

@@ -5,10 +5,7 @@
  * and its exit status comes back on a status port. QEMU connects to unix
  * sockets we listen on before it starts, so nothing the guest writes is lost.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import type { Socket } from "node:net";
 import { BootTimeoutError, CommandError, GuestError, InputError, outputTail } from "../util/errors.ts";
 import type { KernelSymbols, MicroVM, Port } from "../vm/microvm.ts";
 import { shellJoin } from "../util/shell-quote.ts";
@@ -16,7 +13,9 @@ import { bootPhases, type Phase } from "./phases.ts";
 import { printkCollector, writeTimeline } from "./timeline.ts";
 import { type BootTimings, type ConsoleWatch, watchConsole } from "./console.ts";
 import { decodePanic } from "./decode-panic.ts";
-import { type Runner, spawnTracked } from "../util/process.ts";
+import type { Runner } from "../util/process.ts";
+import { closeLaunched, launchVm, type PortName } from "./vm-process.ts";
+import type { WarmStart } from "./warm-start.ts";
 
 /** Options of {@linkcode execInVm}. */
 export interface ExecOptions {
@@ -44,6 +43,8 @@ export interface ExecOptions {
   quietKernel?: boolean;
   /** Runs the host tools that decode a panic's stack trace (default `runProcess`; tests fake it). */
   decodeRunner?: Runner;
+  /** The CLI's warm start: the VM it booted early, taken when it is this one, and where this run's argv is remembered. */
+  warm?: WarmStart;
 }
 
 /**
@@ -76,19 +77,8 @@ export interface ExecResult {
   phases: Phase[];
   /** The last console lines. */
   console: string;
-}
-
-const PORTS = ["cmd", "stdin", "stdout", "stderr", "status"] as const;
-type PortName = (typeof PORTS)[number];
-
-function listen(path: string): Promise<{ server: Server; socket: Promise<Socket> }> {
-  return new Promise((res, rej) => {
-    let resolveSocket!: (s: Socket) => void;
-    const socket = new Promise<Socket>((r) => (resolveSocket = r));
-    const server = createServer((s) => resolveSocket(s));
-    server.once("error", rej);
-    server.listen(path, () => res({ server, socket }));
-  });
+  /** The VM was the one the warm start booted before microforge loaded (see warm-start.ts). */
+  warmStart?: boolean;
 }
 
 async function feedStdin(socket: Socket, stdin: ExecOptions["stdin"]): Promise<void> {
@@ -169,20 +159,6 @@ class PortReaders {
 }
 
 /** The unix sockets QEMU's ports connect to, listening before it starts so nothing the guest writes is lost. */
-async function openPorts(dir: string): Promise<{ servers: Server[]; sockets: Record<PortName, Promise<Socket>>; ports: Port[] }> {
-  const servers: Server[] = [];
-  const sockets = {} as Record<PortName, Promise<Socket>>;
-  const ports: Port[] = [];
-  for (const name of PORTS) {
-    const path = join(dir, name);
-    const { server, socket } = await listen(path);
-    servers.push(server);
-    sockets[name] = socket;
-    ports.push({ name: `microforge.${name}`, socket: path });
-  }
-  return { servers, sockets, ports };
-}
-
 /** The error of a guest that gave no status: also its panic's decoded stack trace, when there is one. */
 export type GuestFailure = GuestError & { exitCode: number; timings: BootTimings; phases: Phase[]; consoleTail: string; decodedTrace?: string };
 
@@ -226,19 +202,17 @@ function servePorts(sockets: Record<PortName, Promise<Socket>>, command: readonl
 /** Boot `vm`, run `command` in it, stream its output, and resolve to its exit status. */
 export async function execInVm(vm: MicroVM, command: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   if (!command.length) throw new InputError("No command to run in the VM", "pass one after --, e.g. `microforge run -- uname -a`");
-  const dir = await mkdtemp(join(tmpdir(), "mf-"));
-  const { servers, sockets, ports } = await openPorts(dir).catch(async (err) => {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  });
+  const timings = options.timings || options.timeline !== undefined;
+  const quiet = options.quietKernel ?? !(timings || options.console);
+  const argvFor = (ports: Port[]) => vm.with({ ports, serial: "stdio", quiet: vm.spec.quiet || quiet }).toArgv();
+  // The VM a warm start booted while we were getting here, when it is this very VM; else a fresh one.
+  const early = await options.warm?.take(argvFor);
+  const launched = early ?? (await launchVm(argvFor));
+  const { sockets, argv, qemu, start } = launched;
+  const remembered = options.warm?.remember(launched);
   try {
-    const timings = options.timings || options.timeline !== undefined;
-    const quiet = options.quietKernel ?? !(timings || options.console);
-    const argv = vm.with({ ports, serial: "stdio", quiet: vm.spec.quiet || quiet }).toArgv();
-    const start = Date.now();
     const watch = watchConsole(options.banner ?? "microforge: /init started", start, { quietKernel: quiet });
     const printk = printkCollector(timings ? undefined : 0);
-    const qemu = spawnTracked(argv, { stdio: ["ignore", "pipe", "pipe"] });
     let qemuErr = "";
     qemu.child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       watch.feed(d);
@@ -249,10 +223,11 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     const { readers, status } = servePorts(sockets, command, options);
     const timeoutMs = options.timeoutMs ?? 120_000;
     let timedOut = false;
+    // Counted from QEMU's start, which a warm start brought forward.
     const timer = setTimeout(() => {
       timedOut = true;
       qemu.kill();
-    }, timeoutMs);
+    }, Math.max(0, start + timeoutMs - Date.now()));
     options.signal?.addEventListener("abort", () => qemu.kill(), { once: true });
     const ended = await qemu.exited.finally(() => clearTimeout(timer));
     watch.timings.exitMs = Date.now() - start;
@@ -265,7 +240,7 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     if (options.timeline !== undefined) {
       await writeTimeline(options.timeline, phases, { title: `microforge run -- ${shellJoin(command)}`, totalMs: watch.timings.exitMs });
     }
-    const result = (exitCode: number): ExecResult => ({ exitCode, timings: watch.timings, phases, console: watch.tail() });
+    const result = (exitCode: number): ExecResult => ({ exitCode, timings: watch.timings, phases, console: watch.tail(), warmStart: Boolean(early) });
     if (timedOut) throw new BootTimeoutError(timeoutMs / 1000, watch.tail());
     if (options.signal?.aborted) return result(130);
     if (ended.code !== 0 && !watch.sawOutput) {
@@ -275,7 +250,7 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     if (parsed) return result(Number(parsed[1]));
     throw await guestFailure(watch, phases, { symbols: vm.spec.symbols, run: options.decodeRunner });
   } finally {
-    for (const s of servers) s.close();
-    await rm(dir, { recursive: true, force: true });
+    await closeLaunched(launched);
+    await remembered;
   }
 }

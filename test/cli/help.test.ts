@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { commands, main } from "../../lib/cli.ts";
+import { commands, main } from "../../lib/cli/main.ts";
 import { helpText } from "../../lib/cli/command.ts";
 
 test("every subcommand's --help mentions each of its flags", () => {

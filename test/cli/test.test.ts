@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { main } from "../../lib/cli.ts";
+import { main } from "../../lib/cli/main.ts";
 
 /** Run the CLI in-process, capturing stdout and stderr. */
 async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -84,6 +84,27 @@ test("run -- CMD: stdout, stderr and the exit code come back apart", { skip, tim
   assert.equal((await cli([...base, "--", "false"])).code, 1);
 });
 
+test("a warm start: the second run of a command line boots its VM before microforge loads, with the same exit code and streams; a rebuilt initramfs is not started early", { skip, timeout: 180_000 }, async () => {
+  // A command line of this test's own (its initramfs copy), so no other test's plan is used.
+  const own = join(await tempDir("warm-"), "initrd.cpio");
+  await copyFile(initrd, own);
+  const args = ["run", "--quiet", "--kernel", kernel, "--initrd", own, "--accel", "tcg", "--timings", "--", "sh", "-c", "echo out; echo err >&2; exit 5"];
+  const first = await cli(args);
+  assert.equal(first.code, 5, first.stderr);
+  assert.doesNotMatch(first.stderr, /warm start/);
+  const second = await cli(args);
+  assert.equal(second.code, 5, second.stderr);
+  assert.equal(second.stdout, "out\n");
+  assert.match(second.stderr, /^err$/m);
+  assert.match(second.stderr, /warm start: QEMU started before microforge loaded/);
+  // The initramfs changes (a write): the remembered VM is not started; the run boots the new bytes.
+  await writeFile(own, await readFile(initrd));
+  const third = await cli(args);
+  assert.equal(third.code, 5, third.stderr);
+  assert.doesNotMatch(third.stderr, /warm start/);
+  assert.ok(await eventually(async () => (await liveWith(own)).length === 0, 3000), "a QEMU survived the runs");
+});
+
 test("the host's stdin reaches the command: echo hello | run -- cat", { skip, timeout: 60_000 }, async () => {
   const r = await cli([...base, "--", "cat"], { input: "hello\n" });
   assert.equal(r.code, 0, r.stderr);
