@@ -4,7 +4,9 @@
  * urls/ (which URL gave which blob), src/<sha256>/ (extracted source trees),
  * kernels/<key>/ (built kernels), build/<key>/ (their kept O= directories, for
  * incremental rebuilds), debian/ (files from Debian packages), initramfs/,
- * gzip-members/, host/, tmp/. Temp files of killed processes go on every clean.
+ * gzip-members/, host/, memo/ (answers kept until a file changes), plans/
+ * (the warm start's argv per command line), tmp/. Temp files of killed
+ * processes go on every clean.
  */
 import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,7 +25,7 @@ interface Entry {
   mtimeMs: number;
 }
 
-const AREAS = ["blobs/sha256", "src", "kernels", "build", "debian", "initramfs", "gzip-members", "busybox", "host", "tmp"];
+const AREAS = ["blobs/sha256", "src", "kernels", "build", "debian", "initramfs", "gzip-members", "busybox", "host", "memo", "plans", "tmp"];
 
 /** Parse "30d", "12h", "45m" into milliseconds. */
 export function parseAge(text: string): number {
