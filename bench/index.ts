@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: run the benchmarks of issue #7 in one process, write
+ * `npm run bench`: run the benchmarks (issues #7 and #18) in one process, write
  * bench/results.json (machine, every result, timestamps) and
  * bench/results.md (the table README quotes), and print the table.
  * Results of benchmarks not run this time (--only, --skip-kernel) are kept
@@ -21,6 +21,7 @@ import { run as matrix } from "./matrix.ts";
 import { run as arch } from "./arch.ts";
 import { run as ninep } from "./9p.ts";
 import { run as hostRoot } from "./host-root.ts";
+import { run as snapshot } from "./snapshot.ts";
 import { type BenchOptions, repoRoot, ttyProgress, useBenchCache } from "./lib/env.ts";
 import { type BenchResult, type BenchResults, machineInfo, machineLine, renderMarkdown, renderTable } from "./lib/report.ts";
 import { run as runWarm } from "./run-warm.ts";
@@ -35,6 +36,7 @@ export const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<BenchResult
   boot: (o) => bootRun({ ...o, extraVariants: ABLATION_VARIANTS }),
   "run-warm": runWarm,
   startup,
+  snapshot,
   matrix,
   arch,
   "host-root": hostRoot,
