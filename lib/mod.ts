@@ -63,6 +63,7 @@ export {
   MutexError,
   OptionError,
   PackageError,
+  QmpError,
   ReportError,
   RootfsError,
   ScaffoldError,

@@ -5,7 +5,8 @@
  * kernels/<key>/ (built kernels), build/<key>/ (their kept O= directories, for
  * incremental rebuilds), debian/ (files from Debian packages), initramfs/,
  * gzip-members/, host/, memo/ (answers kept until a file changes), plans/
- * (the warm start's argv per command line), tmp/. Temp files of killed
+ * (the warm start's argv per command line), snapshots/ (the saved VMs of
+ * `run --snapshot`), tmp/. Temp files of killed
  * processes go on every clean.
  */
 import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
@@ -25,7 +26,7 @@ interface Entry {
   mtimeMs: number;
 }
 
-const AREAS = ["blobs/sha256", "src", "kernels", "build", "debian", "initramfs", "gzip-members", "busybox", "host", "memo", "plans", "tmp"];
+const AREAS = ["blobs/sha256", "src", "kernels", "build", "debian", "initramfs", "gzip-members", "busybox", "host", "memo", "plans", "snapshots", "tmp"];
 
 /** Parse "30d", "12h", "45m" into milliseconds. */
 export function parseAge(text: string): number {

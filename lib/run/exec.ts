@@ -6,6 +6,7 @@
  * sockets we listen on before it starts, so nothing the guest writes is lost.
  */
 import type { Socket } from "node:net";
+import { dirname, join } from "node:path";
 import { BootTimeoutError, CommandError, GuestError, InputError, outputTail } from "../util/errors.ts";
 import type { KernelSymbols, MicroVM, Port } from "../vm/microvm.ts";
 import { shellJoin } from "../util/shell-quote.ts";
@@ -14,7 +15,9 @@ import { printkCollector, writeTimeline } from "./timeline.ts";
 import { type BootTimings, type ConsoleWatch, watchConsole } from "./console.ts";
 import { decodePanic } from "./decode-panic.ts";
 import type { Runner } from "../util/process.ts";
-import { closeLaunched, launchVm, type PortName } from "./vm-process.ts";
+import { closeLaunched, launchVm, type PortName, PORTS } from "./vm-process.ts";
+import { dropSnapshot, haveSnapshot, saveSnapshot, snapshotFor } from "./snapshot.ts";
+import { ReplayableInput } from "./replay-input.ts";
 import type { WarmStart } from "./warm-start.ts";
 
 /** Options of {@linkcode execInVm}. */
@@ -45,6 +48,15 @@ export interface ExecOptions {
   decodeRunner?: Runner;
   /** The CLI's warm start: the VM it booted early, taken when it is this one, and where this run's argv is remembered. */
   warm?: WarmStart;
+  /**
+   * Run from a snapshot of this VM (see snapshot.ts): restore it when one
+   * is saved, else boot, save it once /init waits and go on in it. A run
+   * that wants the boot (`timings`, `timeline`, a `console` callback) boots
+   * cold; one with shares or disks too, with a warning.
+   */
+  snapshot?: boolean;
+  /** Where snapshot warnings go (default stderr). */
+  warn?: (message: string) => void;
 }
 
 /**
@@ -79,6 +91,17 @@ export interface ExecResult {
   console: string;
   /** The VM was the one the warm start booted before microforge loaded (see warm-start.ts). */
   warmStart?: boolean;
+  /** How a `snapshot` run used its snapshot. */
+  snapshot?: SnapshotUse;
+}
+
+/** What a `snapshot` run did: restored from `file`, saved it (and ran on in that VM), or ran without one (`why`). */
+export interface SnapshotUse {
+  how: "restored" | "saved" | "unsaved";
+  file?: string;
+  /** `migrate` → completed, when saved. */
+  saveMs?: number;
+  why?: string;
 }
 
 async function feedStdin(socket: Socket, stdin: ExecOptions["stdin"]): Promise<void> {
@@ -186,25 +209,97 @@ export async function guestFailure(
   return Object.assign(e, { exitCode: 255, timings: watch.timings, phases, consoleTail: watch.tail(), ...(decodedTrace ? { decodedTrace } : {}) });
 }
 
-/** Give the guest its command and stdin as QEMU connects, and read its stdout, stderr and status. */
-function servePorts(sockets: Record<PortName, Promise<Socket>>, command: readonly string[], options: ExecOptions): { readers: PortReaders; status: () => string } {
-  void sockets.cmd.then((s) => s.on("error", () => undefined).end(shellJoin(command) + "\n"));
+/** How one attempt of a snapshot run starts its VM. */
+interface Attempt {
+  /** Restore from this file. */
+  restore?: string;
+  /** Boot, save to this file once /init waits, and go on. */
+  save?: string;
+  /** The guest sent something back (so it ran). */
+  onData?: () => void;
+}
+
+/**
+ * Give the guest its command and stdin as QEMU connects (after `hold`: a VM
+ * being saved must not get them before it is), and read its stdout, stderr
+ * and status. `clock`: a restored guest's clock stopped when it was saved,
+ * so a first line tells /init the host's time (see the init template).
+ */
+function servePorts(sockets: Record<PortName, Promise<Socket>>, command: readonly string[], options: ExecOptions, o: { hold?: Promise<unknown>; clock?: boolean; onData?: () => void } = {}): { readers: PortReaders; status: () => string } {
+  const hold = o.hold ?? Promise.resolve();
+  void Promise.all([sockets.cmd, hold]).then(([s]) => s.on("error", () => undefined).end(`${o.clock ? `microforge-clock ${Math.round(Date.now() / 1000)}\n` : ""}${shellJoin(command)}\n`));
   // Feeding stdin ends early when the guest is gone (we destroy the stream below); that is not an error.
-  void sockets.stdin.then((s) => feedStdin(s, options.stdin)).catch(() => undefined);
+  void Promise.all([sockets.stdin, hold]).then(([s]) => feedStdin(s, options.stdin)).catch(() => undefined);
   let status = "";
   const readers = new PortReaders();
-  readers.read(sockets.stdout, options.stdout ?? streamSink(process.stdout));
-  readers.read(sockets.stderr, options.stderr ?? streamSink(process.stderr));
-  readers.read(sockets.status, (c) => void (status += new TextDecoder().decode(c)));
+  const seen = <T>(sink: (c: Uint8Array) => T) => (c: Uint8Array) => (o.onData?.(), sink(c));
+  readers.read(sockets.stdout, seen(options.stdout ?? streamSink(process.stdout)));
+  readers.read(sockets.stderr, seen(options.stderr ?? streamSink(process.stderr)));
+  readers.read(sockets.status, seen((c) => void (status += new TextDecoder().decode(c))));
   return { readers, status: () => status };
+}
+
+/** Why a run cannot use a snapshot, and whether to say so (the --help text says it for runs that want the boot). */
+function snapshotBlocker(vm: MicroVM, options: ExecOptions): { why: string; tell: boolean } | undefined {
+  if (options.timings || options.timeline !== undefined || options.console) return { why: "the run wants the boot's console or timings", tell: false };
+  if (vm.spec.shares?.length) return { why: "QEMU cannot save a VM with a 9p share mounted (--share, --host-root)", tell: true };
+  if (vm.spec.disks?.length) return { why: "a saved guest would keep what it read from its disks at boot (--disk)", tell: true };
+  return undefined;
 }
 
 /** Boot `vm`, run `command` in it, stream its output, and resolve to its exit status. */
 export async function execInVm(vm: MicroVM, command: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   if (!command.length) throw new InputError("No command to run in the VM", "pass one after --, e.g. `microforge run -- uname -a`");
+  if (!options.snapshot) return await runOnce(vm, command, options);
+  const warn = options.warn ?? ((m: string) => void process.stderr.write(`microforge: warning: ${m}\n`));
+  const blocked = snapshotBlocker(vm, options);
+  if (blocked) {
+    if (blocked.tell) warn(`--snapshot ignored: ${blocked.why}; booting cold`);
+    return { ...(await runOnce(vm, command, options)), snapshot: { how: "unsaved", why: blocked.why } };
+  }
+  const quiet = options.quietKernel ?? true;
+  const dir = "/nonexistent/microforge-run";
+  const ports = PORTS.map((name) => ({ name: `microforge.${name}`, socket: `${dir}/${name}` }));
+  const file = await snapshotFor(vm.with({ ports, serial: "stdio", quiet: vm.spec.quiet || quiet }).toArgv(), { socketDir: dir });
+  const given = options.stdin;
+  const stdin = given && typeof given === "object" && Symbol.asyncIterator in given ? new ReplayableInput(given) : given;
+  const settle = () => stdin instanceof ReplayableInput && stdin.settle();
+  try {
+    if (await haveSnapshot(file)) {
+      let ran = false;
+      try {
+        return await runOnce(vm, command, { ...options, stdin }, { restore: file, onData: () => ((ran = true), settle()) });
+      } catch (err) {
+        // A state QEMU cannot load (damaged, or from another QEMU) fails at once, before the guest ran: boot cold instead.
+        if (!(err instanceof CommandError) || ran || (stdin instanceof ReplayableInput && !stdin.replayable)) throw err;
+        await dropSnapshot(file);
+        warn(`cannot restore the snapshot ${file} (${/load of migration failed[^\n]*|[^\n]*$/.exec(err.tail.trim())?.[0] ?? "QEMU failed"}); removed it, booting cold`);
+        settle();
+        return await runOnce(vm, command, { ...options, stdin, warm: undefined }, { save: file, warn });
+      }
+    }
+    settle();
+    // The warm start's plan keeps the restoring argv: a saving run neither takes nor remembers one.
+    return await runOnce(vm, command, { ...options, stdin, warm: undefined }, { save: file, warn });
+  } finally {
+    const stream = given as { destroy?: () => void } | null | undefined;
+    if (stream !== stdin && stream && typeof stream.destroy === "function") stream.destroy();
+  }
+}
+
+/** One VM for the run: booted, restored (`attempt.restore`) or booted and saved (`attempt.save`). */
+async function runOnce(vm: MicroVM, command: readonly string[], options: ExecOptions, attempt: Attempt & { warn?: (m: string) => void } = {}): Promise<ExecResult> {
   const timings = options.timings || options.timeline !== undefined;
   const quiet = options.quietKernel ?? !(timings || options.console);
-  const argvFor = (ports: Port[]) => vm.with({ ports, serial: "stdio", quiet: vm.spec.quiet || quiet }).toArgv();
+  const socketDir = (ports: Port[]) => dirname(ports[0].socket);
+  const argvFor = (ports: Port[]) =>
+    vm.with({
+      ports,
+      serial: "stdio",
+      quiet: vm.spec.quiet || quiet,
+      ...(attempt.restore ? { incoming: attempt.restore } : {}),
+      ...(attempt.save ? { qmp: join(socketDir(ports), "qmp") } : {}),
+    }).toArgv();
   // The VM a warm start booted while we were getting here, when it is this very VM; else a fresh one.
   const early = await options.warm?.take(argvFor);
   const launched = early ?? (await launchVm(argvFor));
@@ -213,14 +308,26 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
   try {
     const watch = watchConsole(options.banner ?? "microforge: /init started", start, { quietKernel: quiet });
     const printk = printkCollector(timings ? undefined : 0);
-    let qemuErr = "";
+    let qemuErr = launched.takeStderr();
     qemu.child.stdout!.setEncoding("utf8").on("data", (d: string) => {
       watch.feed(d);
       printk.feed(d);
       options.console?.(d);
     });
     qemu.child.stderr!.setEncoding("utf8").on("data", (d: string) => (qemuErr = outputTail(qemuErr + d, 40)));
-    const { readers, status } = servePorts(sockets, command, options);
+    let snapshot: SnapshotUse | undefined = attempt.restore ? { how: "restored", file: attempt.restore } : undefined;
+    // Saving must not hold the run up on failure: the guest then gets its command unsaved.
+    const exited = new AbortController();
+    void qemu.exited.finally(() => exited.abort()).catch(() => undefined);
+    const saved = attempt.save === undefined ? undefined : saveSnapshot(join(launched.dir, "qmp"), attempt.save, { chardev: `port${PORTS.indexOf("cmd")}`, signal: exited.signal }).then(
+      (s) => void (snapshot = { how: "saved", file: s.file, saveMs: s.saveMs }),
+      (err: Error) => {
+        snapshot = { how: "unsaved", why: err.message };
+        // A VM that is gone says why on its own below.
+        if (qemu.child.exitCode === null && !qemu.child.killed) attempt.warn?.(`--snapshot: cannot save the VM (${(err as { summary?: string }).summary ?? err.message}); running without a snapshot`);
+      },
+    );
+    const { readers, status } = servePorts(sockets, command, options, { hold: saved, clock: Boolean(attempt.restore), onData: attempt.onData });
     const timeoutMs = options.timeoutMs ?? 120_000;
     let timedOut = false;
     // Counted from QEMU's start, which a warm start brought forward.
@@ -240,7 +347,7 @@ export async function execInVm(vm: MicroVM, command: readonly string[], options:
     if (options.timeline !== undefined) {
       await writeTimeline(options.timeline, phases, { title: `microforge run -- ${shellJoin(command)}`, totalMs: watch.timings.exitMs });
     }
-    const result = (exitCode: number): ExecResult => ({ exitCode, timings: watch.timings, phases, console: watch.tail(), warmStart: Boolean(early) });
+    const result = (exitCode: number): ExecResult => ({ exitCode, timings: watch.timings, phases, console: watch.tail(), warmStart: Boolean(early), ...(snapshot ? { snapshot } : {}) });
     if (timedOut) throw new BootTimeoutError(timeoutMs / 1000, watch.tail());
     if (options.signal?.aborted) return result(130);
     if (ended.code !== 0 && !watch.sawOutput) {

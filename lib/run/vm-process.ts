@@ -26,6 +26,8 @@ export interface LaunchedVm {
   qemu: Spawned;
   /** `Date.now()` when QEMU was spawned: boot timings and the run's timeout count from here. */
   start: number;
+  /** What QEMU wrote to stderr until now; the caller reads the pipe itself from here on. */
+  takeStderr: () => string;
 }
 
 function listen(path: string): Promise<{ server: Server; socket: Promise<Socket> }> {
@@ -65,7 +67,12 @@ export async function launchVm(argvFor: (ports: Port[]) => string[]): Promise<La
     const argv = argvFor(open.ports);
     const start = Date.now();
     const qemu = spawnTracked(argv, { stdio: ["ignore", "pipe", "pipe"] });
-    return { dir, ...open, argv, qemu, start };
+    // Node discards what a child left in a pipe nobody listens on once it exits: keep QEMU's last words (why it failed) for whoever takes the VM.
+    let err = "";
+    const keep = (d: Uint8Array) => void (err = (err + new TextDecoder().decode(d)).slice(-8000));
+    qemu.child.stderr!.on("data", keep);
+    const takeStderr = () => (qemu.child.stderr!.removeListener("data", keep), err);
+    return { dir, ...open, argv, qemu, start, takeStderr };
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;

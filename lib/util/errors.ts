@@ -224,6 +224,9 @@ export class VersionSpecError extends VersionError {
 /** The guest exited abnormally: a kernel panic, or no status came back. */
 export class GuestError extends MicroforgeError {}
 
+/** QEMU's monitor (QMP) could not be reached, did not answer in time, or refused a command. */
+export class QmpError extends MicroforgeError {}
+
 /**
  * A kernel module cannot be used as asked: a source directory without a
  * Kbuild or Makefile, a name no packed module has, a kernel without module

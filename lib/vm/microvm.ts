@@ -10,6 +10,7 @@ import { tcgBootTweaks } from "./fast-boot.ts";
 import { checkKernelArg, checkTag, parseCpus, parseHostfwd, parseMemory, qemuValue } from "./values.ts";
 import { type Arch, archInfo } from "../util/arch.ts";
 import { machineFor } from "./machines.ts";
+import { shellQuote } from "../util/shell-quote.ts";
 
 /** microvm machine properties (`-M microvm,pit=off,...`); unset means QEMU's default. */
 export interface MachineProps {
@@ -77,6 +78,10 @@ export interface MicroVMSpec {
   ports?: readonly Port[];
   /** Where the serial console goes (default "mon:stdio", as the blog has it). */
   serial?: string;
+  /** Start from the VM state saved in this file (`-incoming exec:cat FILE`) instead of booting; the rest of the argv must be the saved VM's. */
+  incoming?: string;
+  /** Serve QEMU's machine protocol on this unix socket (`-qmp unix:PATH,server=on,wait=off`; see qmp.ts). */
+  qmp?: string;
   /** Raw QEMU arguments, appended last: the escape hatch. */
   extraArgs?: readonly string[];
   /** The kernel's vmlinux and source tree, to decode a panic's stack trace (not part of the argv). */
@@ -125,6 +130,8 @@ export class MicroVM {
       disks: list(spec.disks, (d) => ({ ...d, path: abs(d.path) })),
       shares: list(spec.shares, (s) => ({ ...s, path: abs(s.path) })),
       ports: list(spec.ports, (p) => ({ ...p, socket: abs(p.socket) })),
+      incoming: spec.incoming && abs(spec.incoming),
+      qmp: spec.qmp && abs(spec.qmp),
       extraArgs: list(spec.extraArgs),
       symbols: spec.symbols && Object.freeze({ vmlinux: abs(spec.symbols.vmlinux), ...(spec.symbols.tree ? { tree: abs(spec.symbols.tree) } : {}) }),
     });
@@ -195,6 +202,9 @@ export class MicroVM {
       "-kernel", s.kernel,
       ...(s.initrd ? ["-initrd", s.initrd] : []),
       ...this.deviceArgs(),
+      ...(s.qmp ? ["-qmp", `unix:${qemuValue(s.qmp)},server=on,wait=off`] : []),
+      // QEMU runs an exec: URI through /bin/sh -c.
+      ...(s.incoming ? ["-incoming", `exec:cat ${shellQuote(s.incoming)}`] : []),
       ...(s.extraArgs ?? []),
     ];
   }

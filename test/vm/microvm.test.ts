@@ -28,7 +28,7 @@ test("the default microVM is the blog's command under TCG", () => {
     "-m", "512",
     "-nographic", "-nodefaults", "-no-user-config", "-no-reboot",
     "-serial", "mon:stdio",
-    "-append", "console=ttyS0 acpi=off reboot=t panic=-1 init=/init noapictimer",
+    "-append", "console=ttyS0 acpi=off reboot=t panic=-1 init=/init no_timer_check noapictimer",
     "-kernel", "/k/bzImage",
     "-initrd", "/k/initramfs.cpio.gz",
   ]);
@@ -61,11 +61,11 @@ test("TCG asks for accel=tcg and keeps the RTC on", () => {
 test("a kernel without ACPI gets machine acpi=off and kernel acpi=off; an ACPI kernel gets neither", () => {
   const plain = argv({ kernelAcpi: false });
   assert.match(valueOf(plain, "-M")!, /,acpi=off/);
-  assert.equal(valueOf(plain, "-append"), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init noapictimer");
+  assert.equal(valueOf(plain, "-append"), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init no_timer_check noapictimer");
 
   const acpi = argv({ kernelAcpi: true });
   assert.equal(valueOf(acpi, "-M"), "microvm,x-option-roms=off,accel=tcg");
-  assert.equal(valueOf(acpi, "-append"), "console=ttyS0 reboot=t panic=-1 init=/init");
+  assert.equal(valueOf(acpi, "-append"), "console=ttyS0 reboot=t panic=-1 init=/init no_timer_check");
 });
 
 test("machine properties override the defaults and add new ones", () => {
@@ -100,17 +100,17 @@ test("cpus must be a whole number from 1 to 255; more than one adds -smp", () =>
 });
 
 test("extra kernel arguments are appended after the blog's", () => {
-  assert.equal(valueOf(argv({ append: ["quiet", "microforge.cwd=/mnt/share"] }), "-append"), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init noapictimer quiet microforge.cwd=/mnt/share");
+  assert.equal(valueOf(argv({ append: ["quiet", "microforge.cwd=/mnt/share"] }), "-append"), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init no_timer_check noapictimer quiet microforge.cwd=/mnt/share");
 });
 
 test("TCG boot tweaks: noapictimer, tsc_early_khz with a known TSC rate and ACPI, none under KVM, with SMP or when turned off", () => {
   const append = (patch: Partial<MicroVMSpec>) => valueOf(argv(patch), "-append");
-  assert.equal(append({ tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init noapictimer");
-  assert.equal(append({ tscKhz: 2596150, kernelAcpi: true }), "console=ttyS0 reboot=t panic=-1 init=/init tsc_early_khz=2596150");
-  assert.equal(append({ accel: "kvm", tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init");
-  assert.equal(append({ cpus: 2, tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init");
-  assert.equal(append({ fastBoot: false, tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init");
-  assert.equal(append({ fastBoot: false, quiet: true, append: ["x=1"] }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init quiet x=1");
+  assert.equal(append({ tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init no_timer_check noapictimer");
+  assert.equal(append({ tscKhz: 2596150, kernelAcpi: true }), "console=ttyS0 reboot=t panic=-1 init=/init no_timer_check tsc_early_khz=2596150");
+  assert.equal(append({ accel: "kvm", tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init no_timer_check");
+  assert.equal(append({ cpus: 2, tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init no_timer_check");
+  assert.equal(append({ fastBoot: false, tscKhz: 2596150 }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init no_timer_check");
+  assert.equal(append({ fastBoot: false, quiet: true, append: ["x=1"] }), "console=ttyS0 acpi=off reboot=t panic=-1 init=/init no_timer_check quiet x=1");
 });
 
 test("a kernel argument with a double quote, newline, space or nothing is refused", () => {
