@@ -27,6 +27,8 @@ export interface BootOnceOptions {
   /** The line /init prints first. */
   banner: string;
   timeoutMs: number;
+  /** Called with every console line and the host ms since spawn it arrived at (bench/boot-profile.ts). */
+  onLine?: (line: string, ms: number) => void;
 }
 
 /** Boot `argv` once and watch its console. */
@@ -41,7 +43,9 @@ export function bootOnce(argv: readonly string[], options: BootOnceOptions): Pro
     for (const line of parts) {
       const runInit = /\[\s*(\d+\.\d+)\]\s+Run \/init as init process/.exec(line);
       if (runInit && out.guestInitS === undefined) out.guestInitS = Number(runInit[1]);
-      if (out.initMs === undefined && line.includes(options.banner)) out.initMs = performance.now() - start;
+      const ms = performance.now() - start;
+      if (out.initMs === undefined && line.includes(options.banner)) out.initMs = ms;
+      options.onLine?.(line, ms);
       lines.push(line);
       if (lines.length > 40) lines.shift();
     }
