@@ -23,6 +23,8 @@ import { closeLaunched, launchVm, type LaunchedVm } from "./vm-process.ts";
 
 /** Bump when a plan's format or the argv it holds changes meaning. */
 const FORMAT = "warm-start/v1";
+/** Runs in a row whose argv was not the one started early, after which a command line is not started early. */
+const MAX_MISSES = 2;
 /** Stands for the run's own temp directory (its sockets) in a remembered argv. */
 const DIR = "\u0000dir\u0000";
 /** The environment a run's VM can depend on; the rest does not reach the plan's key. */
@@ -43,8 +45,13 @@ interface Plan {
   format: string;
   argv: string[];
   watch: [string, string][];
-  /** The command line's argv changed from one run to the next (a per-run path or port): it is not started early again. */
-  unstable?: boolean;
+  /**
+   * How many runs in a row found another argv than the one started early.
+   * One is a change (a new default, a new kernel version); two in a row mean
+   * an argv that changes every run (a per-run path or port), which is then
+   * not started early again.
+   */
+  misses?: number;
 }
 
 /** True for `run [options] -- CMD...` without --help: a scripted run, whose guest waits for its command. */
@@ -92,7 +99,7 @@ export async function warmStart(args: readonly string[], env: Record<string, str
   let early: LaunchedVm | undefined;
   let taken = false;
   let missed = false;
-  if (plan && !plan.unstable) {
+  if (plan && (plan.misses ?? 0) < MAX_MISSES) {
     early = await launchVm((ports) => plan.argv.map((a) => a.replaceAll(DIR, dirOf(ports))));
     early.qemu.exited.catch(() => undefined);
   }
@@ -115,12 +122,14 @@ export async function warmStart(args: readonly string[], env: Record<string, str
       return early;
     },
     async remember(vm) {
-      if (taken && vm === early) return;
+      const hit = taken && vm === early;
+      if (hit && !plan?.misses) return;
+      // A hit ends a run of misses; a miss adds one; a run not started early (a changed file) keeps the count.
+      const misses = hit ? 0 : missed ? (plan?.misses ?? 0) + 1 : plan?.misses ?? 0;
       const argv = vm.argv.map((a) => a.replaceAll(vm.dir, DIR));
-      const unstable = missed || plan?.unstable;
       const watch = await Promise.all(bootedFiles(vm.argv).map(async (f) => [f, await fileSignature(f)] as [string, string]));
       // Only saves time: a cache that cannot be written is no reason to fail the run.
-      await writeFileAtomic(path, JSON.stringify({ format: FORMAT, argv, watch, ...(unstable ? { unstable } : {}) } satisfies Plan) + "\n").catch(() => undefined);
+      await writeFileAtomic(path, JSON.stringify({ format: FORMAT, argv, watch, ...(misses ? { misses } : {}) } satisfies Plan) + "\n").catch(() => undefined);
     },
     abandon: stop,
   };

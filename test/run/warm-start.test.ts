@@ -79,7 +79,7 @@ test("a remembered argv starts early and is taken when it is the run's; a change
   assert.equal(await third.take(sleeper(kernel)), undefined);
 });
 
-test("an early VM whose argv is not the run's is killed, its directory removed, and the command line is not started early again", async () => {
+test("an early VM whose argv is not the run's is killed and its directory removed; after two such runs in a row the command line is not started early", async () => {
   const { cache, kernel, env } = await fixture();
   const args = ["run", "--", "true"];
   const { launchVm, closeLaunched } = await import("../../lib/run/vm-process.ts");
@@ -87,25 +87,36 @@ test("an early VM whose argv is not the run's is killed, its directory removed, 
   await (await warmStart(args, env, "/"))!.remember(own);
   own.qemu.kill();
   await closeLaunched(own);
-  const w = (await warmStart(args, env, "/"))!;
-  // The run worked out another VM (say, a new kernel version): the early one goes.
+  const plan = async () => JSON.parse(await readFile(join(cache, "plans", (await readdir(join(cache, "plans")))[0]), "utf8"));
+  /** One run that works out `argvFor`: whether it found an early VM to take, and whether one was started at all. */
+  const runWith = async (argvFor: (ports: { socket: string }[]) => string[]) => {
+    const w = (await warmStart(args, env, "/"))!;
+    let earlyDir: string | undefined;
+    const taken = await w.take((ports) => {
+      earlyDir = ports[0].socket.slice(0, ports[0].socket.lastIndexOf("/"));
+      return argvFor(ports);
+    });
+    if (earlyDir && !taken) await assert.rejects(stat(earlyDir), "the early VM's socket directory is gone");
+    const vm = taken ?? (await launchVm(argvFor));
+    await w.remember(vm);
+    vm.qemu.kill();
+    await closeLaunched(vm);
+    return { started: earlyDir !== undefined, taken: Boolean(taken) };
+  };
+  // The run works out another VM (a new default, say): the early one goes, and one miss is counted.
   const other = (ports: { socket: string }[]) => [...sleeper(kernel)(ports), "-m", "1G"];
-  let earlyDir: string | undefined;
-  const peek = await w.take((ports) => {
-    earlyDir = ports[0].socket.slice(0, ports[0].socket.lastIndexOf("/"));
-    return other(ports);
-  });
-  assert.equal(peek, undefined);
-  assert.ok(earlyDir);
-  await assert.rejects(stat(earlyDir!), "the early VM's socket directory is gone");
-  const mine = await launchVm(other);
-  await w.remember(mine);
-  mine.qemu.kill();
-  await closeLaunched(mine);
-  const plan = JSON.parse(await readFile(join(cache, "plans", (await readdir(join(cache, "plans")))[0]), "utf8"));
-  assert.equal(plan.unstable, true);
-  const next = (await warmStart(args, env, "/"))!;
-  assert.equal(await next.take(other), undefined, "an unstable command line is not started early");
+  assert.deepEqual(await runWith(other), { started: true, taken: false });
+  assert.equal((await plan()).misses, 1);
+  // The next run starts the new argv early and takes it: the misses end.
+  assert.deepEqual(await runWith(other), { started: true, taken: true });
+  assert.equal((await plan()).misses, undefined);
+  // An argv that changes every run (a per-run port): two misses in a row, then no early start.
+  let port = 5000;
+  const changing = (ports: { socket: string }[]) => [...sleeper(kernel)(ports), "-p", String(port++)];
+  assert.deepEqual(await runWith(changing), { started: true, taken: false });
+  assert.deepEqual(await runWith(changing), { started: true, taken: false });
+  assert.equal((await plan()).misses, 2);
+  assert.deepEqual(await runWith(changing), { started: false, taken: false });
 });
 
 test("an early VM the run never takes (it failed first) is killed by abandon", async () => {
