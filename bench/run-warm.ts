@@ -37,10 +37,12 @@ export async function run(opts: BenchOptions = {}): Promise<BenchResult> {
   const notes = ["\"raw QEMU\" is the QEMU command `microforge emit -- true` prints, run directly: /init runs `true`, prints its status on the console and powers the VM off."];
   const check = await bootOnce(argv, { banner, timeoutMs: 10_000 });
   if (check.hung || check.exitCode !== 0) throw new Error(`The emitted command did not boot and exit 0 (${check.hung ? "hang" : `QEMU status ${check.exitCode}`}):\n${check.tail}`);
-  const cli = (prefix: string[]) => () => runProcess([...prefix, "run", "--", "true"], { cwd: repoRoot, env, timeoutMs: TIMEOUT_MS });
+  const cli = (prefix: string[], flags: string[] = []) => () => runProcess([...prefix, "run", ...flags, "--", "true"], { cwd: repoRoot, env, timeoutMs: TIMEOUT_MS });
   const samples = await alternate({
     node: cli(["node", nodeCli]),
     deno: cli([denoBin, "run", "-A", tsCli]),
+    // The opt-in: the warm-up run saves the snapshot, the timed ones restore it.
+    snapshot: cli(["node", nodeCli], ["--snapshot"]),
     raw: async () => {
       const o = await bootOnce(argv, { banner, timeoutMs: TIMEOUT_MS });
       if (o.hung || o.exitCode !== 0) throw new Error(`Raw QEMU run failed (${o.hung ? "hang" : `status ${o.exitCode}`}):\n${o.tail}`);
@@ -48,6 +50,7 @@ export async function run(opts: BenchOptions = {}): Promise<BenchResult> {
     },
   }, { rounds, warmup: 1, onSample: (side, i, s) => progress(`run-warm ${side} ${i + 1}/${rounds}: ${s.ms.toFixed(0)} ms`) });
   const [node, deno, raw] = [summarize(times(samples.node)), summarize(times(samples.deno)), summarize(times(samples.raw))];
+  const snapshot = summarize(times(samples.snapshot));
   const row = (label: string, s: typeof node): Row => {
     const r = ratio(s.median, raw.median);
     return { benchmark: label, ours: formatMs(s), theirs: formatMs(raw), ratio: r, target: "≤ 1.15×", met: r <= 1.15 };
@@ -57,9 +60,9 @@ export async function run(opts: BenchOptions = {}): Promise<BenchResult> {
     title: `Warm scripted run: microforge run -- true vs the emitted QEMU command (${rounds} rounds, ${(vm.spec.accel ?? "tcg").toUpperCase()})`,
     timestamp: new Date().toISOString(),
     quick: !!opts.quick,
-    rows: [row("run -- true, warm (Node)", node), row("run -- true, warm (Deno)", deno)],
+    rows: [row("run -- true, warm (Node)", node), row("run -- true, warm (Deno)", deno), row("run --snapshot -- true, warm (Node)", snapshot)],
     notes: [...notes, `Wall time per process, kernel and initramfs cached; the sides alternate after a warm-up. bin/microforge.js ran ${nodeCliEntry()}.`],
-    data: { rounds, accel: vm.spec.accel, argv, node, deno, raw },
+    data: { rounds, accel: vm.spec.accel, argv, node, deno, snapshot, raw },
   };
 }
 
