@@ -148,11 +148,15 @@ test("two initramfs packs of the same inputs at once → both succeed, same sha2
     assert.equal(sha256Hex(await readFile(results[0].path)), results[0].sha256);
     rounds.push(results[0].sha256.slice(0, 12));
   }
-  const images = await readdir(join(cache, "initramfs"));
+  // initramfs/inputs/ holds what each image was packed from (the pack memo), one record per set of inputs.
+  const images = (await readdir(join(cache, "initramfs"))).filter((n) => n !== "inputs");
+  const inputs = await readdir(join(cache, "initramfs", "inputs"));
   const members = await readdir(join(cache, "gzip-members"));
   t.diagnostic(`observed: 3 rounds of 3 packs at once, all exit 0, sha256 ${[...new Set(rounds)].join(", ")}…; initramfs/ holds ${images.join(", ")}; gzip-members/ holds ${members.length} file(s)`);
   assert.equal(new Set(rounds).size, 1);
   assert.deepEqual(images.filter((n) => n.includes(".tmp-")), [], "no temp file left");
   assert.equal(images.length, 1);
   assert.equal(members.filter((n) => n.includes(".tmp-")).length, 0);
+  assert.deepEqual(inputs.filter((n) => n.includes(".tmp-")), [], "no temp input record left");
+  assert.equal(inputs.length, 1, "one input record");
 });

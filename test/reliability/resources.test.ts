@@ -11,7 +11,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readdir, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { runProcess } from "../../lib/util/process.ts";
 import { cli, onDeno, tempDir } from "../helpers.ts";
@@ -96,7 +96,10 @@ test("the cache on a tiny 512 kB filesystem, packing a 1 MB initramfs → an err
   assert.ok(needs && Number(needs[1]) > 0.9, "the size needed is about the image's");
   assert.match(hint, /MICROFORGE_CACHE/);
   assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
-  assert.deepEqual(left, []);
+  // What busybox answered before the pack failed may stay in memo/, as whole JSON files; nothing else may.
+  const memos = left.filter((l) => /^memo\/[0-9a-f]{32}\.json \d+$/.test(l));
+  for (const m of memos) JSON.parse(await readFile(join(full, m.split(" ")[0]), "utf8"));
+  assert.deepEqual(left.filter((l) => !memos.includes(l)), []);
 });
 
 test("a read-only cache → cached busybox still served; a download and an initramfs pack fail naming the cache; nothing changed", { skip, timeout: 5 * 60_000 }, async (t) => {
