@@ -66,7 +66,8 @@ export const versionsCommand: Command = {
     let rows: Row[];
     let pick: (spec: string) => Row;
     if (what === "kernel") {
-      const c = await kernelCandidates({ source: args["kernel-source"] as string, ...opts });
+      // Listing versions is asking upstream what it has now: never a release list kept from a few minutes ago.
+      const c = await kernelCandidates({ source: args["kernel-source"] as string, ...opts, fresh: true });
       [from, rows, pick] = [c.from, c.choices.map((x) => ({ ...x, checksums: x.checksums })), (spec) => pickKernel(spec, c, opts)];
     } else {
       ({ from, rows } = await busyboxRows(args["busybox-source"] as string));

@@ -10,6 +10,7 @@ import { basename, resolve } from "node:path";
 import { type DebianDeps, type DebianPackage, aptPackages, aptSearch, debianFile, installedVersion } from "../sources/debian.ts";
 import { download } from "./download.ts";
 import { fetchText } from "./text.ts";
+import { rememberedIndex } from "./index-memo.ts";
 import { cacheRoot } from "../util/cache-dir.ts";
 import { ChecksumError, DownloadError, SourcePathError, UnverifiedError, VersionError } from "../util/errors.ts";
 import { KERNEL_RELEASES_URL, type KernelRelease, parseKernelReleases, sha256From } from "../sources/kernel-releases.ts";
@@ -55,6 +56,10 @@ export interface KernelSourceOptions extends DebianDeps {
   /** Check sha256sums.asc's PGP signature with gpgv and `MICROFORGE_KERNEL_KEYRING`. */
   verifySignatures?: boolean;
   quiet?: boolean;
+  /** Ask kernel.org now, not a release list fetched in the last `MICROFORGE_INDEX_TTL` seconds (fetch/index-memo.ts). */
+  fresh?: boolean;
+  /** The clock for the release list's age, in epoch milliseconds (tests). */
+  now?: () => number;
 }
 
 /** The release list URL: `MICROFORGE_KERNEL_RELEASES_URL` or kernel.org's. */
@@ -62,12 +67,12 @@ export function releasesUrl(env: Record<string, string | undefined> = process.en
   return env.MICROFORGE_KERNEL_RELEASES_URL || KERNEL_RELEASES_URL;
 }
 
-/** kernel.org's releases as candidates. */
+/** kernel.org's releases as candidates: the list fetched in the last few minutes, or fetched now (see fetch/index-memo.ts). */
 export async function kernelOrgReleases(options: KernelSourceOptions = {}): Promise<KernelRelease[]> {
   const env = options.env ?? process.env;
   const url = releasesUrl(env);
-  const text = await fetchText(url, { fetch: options.fetch, allowHttp: mirrorHttp("MICROFORGE_KERNEL_RELEASES_URL", env), connectTimeoutMs: 5000 });
-  return parseKernelReleases(text, url).releases;
+  const load = () => fetchText(url, { fetch: options.fetch, allowHttp: mirrorHttp("MICROFORGE_KERNEL_RELEASES_URL", env), connectTimeoutMs: 5000 });
+  return await rememberedIndex(url, load, (text) => parseKernelReleases(text, url).releases, { env, fresh: options.fresh, now: options.now });
 }
 
 /** Debian's `linux-source-X.Y` packages as candidates (version = upstream part of the package version). */

@@ -77,7 +77,8 @@ export async function lockedKernel(spec: string, options: LockedKernelOptions = 
     options.lock,
     (e) => fetchKernel(choiceFromEntry(e), { ...options, expectSha256: e.sha256 }),
     async () => {
-      const choice = await resolveKernel(spec, options);
+      // --update re-resolves against upstream as it is now, not a release list kept for a few minutes.
+      const choice = await resolveKernel(spec, options.lock?.mode === "update" ? { ...options, fresh: true } : options);
       await options.beforeFetch?.(choice.version);
       return await fetchKernel(choice, options);
     },

@@ -1,8 +1,9 @@
 /**
  * A small GET for index pages, releases.json and checksum files, with the
- * same timeouts, retries and http policy as `download()`. Nothing is cached:
- * such documents change upstream, and what was resolved from them is pinned
- * by the caller (the lock file), not by this layer.
+ * same timeouts, retries and http policy as `download()`. Nothing is cached
+ * here: such documents change upstream, and what was resolved from them is
+ * pinned by the caller (the lock file). kernel.org's release list is kept
+ * for a few minutes by index-memo.ts, which calls this.
  */
 import { DownloadError } from "../util/errors.ts";
 import { type HttpOptions, openUrl, withRetries } from "./http.ts";
