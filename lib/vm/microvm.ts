@@ -152,15 +152,20 @@ export class MicroVM {
     return ["microvm", "x-option-roms=off", ...list, ...(kvm ? [] : ["accel=tcg"])].join(",");
   }
 
-  /** The kernel command line: the machine's (the blog's on x86_64), `acpi=off` for a non-ACPI x86 kernel, the TCG tweaks, `quiet`, then `append`. */
+  /**
+   * The kernel command line: the machine's (the blog's on x86_64), `acpi=off` for a non-ACPI x86 kernel, the TCG tweaks, `quiet`, then `append`.
+   * With virtio-serial ports, `microforge.ports=N` ends it: the guest's driver adds the ports after /init has started, and
+   * microforge's /init waits for that many before it looks for a scripted run's (1 boot in 30 here went on without them).
+   */
   cmdline(): string {
     const s = this.spec;
-    if (machineFor(s.arch).arch !== "x86_64") return [...machineFor(s.arch).cmdline, ...(s.quiet ? ["quiet"] : []), ...(s.append ?? [])].join(" ");
+    const ports = s.ports?.length ? [`microforge.ports=${s.ports.length}`] : [];
+    if (machineFor(s.arch).arch !== "x86_64") return [...machineFor(s.arch).cmdline, ...(s.quiet ? ["quiet"] : []), ...(s.append ?? []), ...ports].join(" ");
     const acpi = s.kernelAcpi ? [] : ["acpi=off"];
     // The tweaks are measured on one vCPU; an SMP guest keeps the kernel's own timer setup.
     const tweaks = s.accel !== "kvm" && s.fastBoot !== false && (s.cpus ?? 1) === 1 ? tcgBootTweaks(s.tscKhz, { acpi: s.kernelAcpi }).map((t) => t.arg) : [];
     const [console, ...rest] = BASE_CMDLINE;
-    return [console, ...acpi, ...rest, ...tweaks, ...(s.quiet ? ["quiet"] : []), ...(s.append ?? [])].join(" ");
+    return [console, ...acpi, ...rest, ...tweaks, ...(s.quiet ? ["quiet"] : []), ...(s.append ?? []), ...ports].join(" ");
   }
 
   /** The device arguments, in a fixed order (disks, network, shares, serial ports). */

@@ -9,7 +9,8 @@ test("arm64 boots QEMU's virt machine with -cpu max under TCG, no firmware, the 
   assert.equal(argv[0], "qemu-system-aarch64");
   assert.deepEqual(argv.slice(1, 5), ["-M", "virt,accel=tcg", "-cpu", "max"]);
   assert.ok(!argv.includes("-bios"));
-  assert.equal(argv[argv.indexOf("-append") + 1], "console=ttyAMA0 panic=-1 init=/init quiet");
+  // A VM with ports says how many, for /init to wait for them.
+  assert.equal(argv[argv.indexOf("-append") + 1], "console=ttyAMA0 panic=-1 init=/init quiet microforge.ports=1");
   // The same virtio-mmio devices as on microvm: the device tree has the slots.
   assert.ok(argv.includes("virtio-serial-device"));
   assert.deepEqual(new MicroVM({ arch: "arm64", kernel: "/k", accel: "kvm" }).toArgv().slice(1, 5), ["-M", "virt,accel=kvm", "-cpu", "host"]);

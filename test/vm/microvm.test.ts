@@ -175,6 +175,9 @@ test("virtio-serial ports are socket chardevs on one virtio-serial bus", () => {
     "-chardev", "socket,id=port1,path=/run/s/status.sock",
     "-device", "virtserialport,chardev=port1,name=microforge.status",
   ]);
+  // The guest's driver adds ports after /init starts: the command line says how many to wait for; none, nothing.
+  assert.match(valueOf(words, "-append") ?? "", / microforge\.ports=2$/);
+  assert.doesNotMatch(valueOf(argv({}), "-append") ?? "", /microforge\.ports/);
   assert.throws(() => argv({ ports: [{ name: "bad name", socket: "/s" }] }), { name: "VmSpecError", message: /^Invalid virtio-serial port name "bad name"/ });
 });
 
