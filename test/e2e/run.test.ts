@@ -11,6 +11,9 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { cli, onDeno, tempDir } from "../helpers.ts";
 import { runProcess } from "../../lib/util/process.ts";
+import { vmWithDefaults } from "../../lib/recipe/defaults.ts";
+import { closeLaunched, launchVm } from "../../lib/run/vm-process.ts";
+import { Qmp } from "../../lib/vm/qmp.ts";
 
 const skip = onDeno ? "boots VMs from the CLI; runs under Node (Deno has its own smoke boot)" : false;
 let kernel: string;
@@ -82,6 +85,44 @@ test("run -- CMD: stdout, stderr and the exit code come back apart", { skip, tim
   assert.equal(r.code, 7);
   assert.equal((await cli([...base, "--", "true"])).code, 0);
   assert.equal((await cli([...base, "--", "false"])).code, 1);
+});
+
+test("a port the guest's driver adds late (hot-plugged after the kernel starts /init) is waited for: the command still gets its status back", { skip, timeout: 120_000 }, async () => {
+  // The VM a scripted run boots, less its status port, which QMP adds once the kernel has started /init:
+  // /init must wait for the fifth port the command line names, or the status would go nowhere.
+  const vm = await vmWithDefaults({ kernel, initrd, accel: "tcg", quiet: true, log: { step() {}, warn() {} } });
+  const qmpPath = join(await tempDir("late-port-"), "qmp");
+  const launched = await launchVm((ports) => {
+    const argv = vm.with({ ports, serial: "stdio", quiet: false, qmp: qmpPath }).toArgv();
+    const at = argv.indexOf("socket,id=port4,path=" + ports[4].socket) - 1;
+    assert.ok(at > 0, argv.join(" "));
+    assert.match(argv[argv.indexOf("-append") + 1], / microforge\.ports=5$/);
+    return [...argv.slice(0, at), ...argv.slice(at + 4)];
+  });
+  let console = "";
+  let qmp: Qmp | undefined;
+  try {
+    const started = new Promise<void>((res) => launched.qemu.child.stdout!.setEncoding("utf8").on("data", (d: string) => (console += d, /Run \/init as init process/.test(console) && res())));
+    void (await launched.sockets.cmd).end("sh -c 'exit 7'\n");
+    const status = launched.sockets.status.then((s) => new Promise<string>((res) => {
+      let text = "";
+      s.setEncoding("utf8").on("data", (d: string) => (text += d)).on("end", () => res(text));
+    }));
+    qmp = await Qmp.connect(qmpPath);
+    await started;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.doesNotMatch(console, /microforge: \/init started/, "the banner came before the last port: /init did not wait");
+    await qmp.execute("chardev-add", { id: "port4", backend: { type: "socket", data: { addr: { type: "unix", data: { path: launched.ports[4].socket } }, server: false } } });
+    await qmp.execute("device_add", { driver: "virtserialport", chardev: "port4", name: "microforge.status" });
+    assert.equal((await status).trim(), "7");
+    await launched.qemu.exited;
+    assert.match(console, /microforge: \/init started/);
+  } finally {
+    qmp?.close();
+    launched.qemu.kill();
+    await launched.qemu.exited.catch(() => undefined);
+    await closeLaunched(launched);
+  }
 });
 
 test("a warm start: the second run of a command line boots its VM before microforge loads, with the same exit code and streams; a rebuilt initramfs is not started early", { skip, timeout: 180_000 }, async () => {
