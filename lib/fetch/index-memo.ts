@@ -96,7 +96,7 @@ export async function rememberedIndex<T>(url: string, load: () => Promise<string
   try {
     text = await load();
   } catch (err) {
-    if (err instanceof DownloadError) await remember({ failure: { detail: err.summary.replace(`Download of ${url} failed: `, ""), hint: err.hint } });
+    if (err instanceof DownloadError) await remember({ failure: { detail: err.detail, hint: err.hint } });
     throw err;
   }
   const value = parse(text);

@@ -104,7 +104,8 @@ export class ScaffoldError extends InputError {}
 
 /** A download failed (HTTP status, connection error, timeout, truncated body). */
 export class DownloadError extends MicroforgeError {
-  constructor(readonly url: string, detail: string, hint = "check the network or the mirror URL, then try again", options?: { cause?: unknown }) {
+  /** `detail`: what went wrong, without the URL ("cannot resolve host www.kernel.org"). */
+  constructor(readonly url: string, readonly detail: string, hint = "check the network or the mirror URL, then try again", options?: { cause?: unknown }) {
     super(`Download of ${url} failed: ${detail}`, hint, options);
   }
 }
