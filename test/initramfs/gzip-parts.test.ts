@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import { gunzipSync as fflateGunzip } from "fflate";
 import { gzipParts, PART } from "../../lib/initramfs/gzip-parts.ts";
-import { crc32 } from "../../lib/initramfs/crc32.ts";
+import { crc32, crc32Fast } from "../../lib/initramfs/crc32.ts";
 
 /** Bytes that compress somewhat, like a binary: a repeating pattern with noise. */
 function sample(size: number): Uint8Array {
@@ -19,6 +19,15 @@ function sample(size: number): Uint8Array {
 test("crc32 is the gzip trailer's CRC-32", () => {
   assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
   assert.equal(crc32(new Uint8Array(0)), 0);
+});
+
+test("crc32Fast (the runtime's zlib) agrees with the table-driven crc32", async () => {
+  assert.equal(await crc32Fast(new TextEncoder().encode("123456789")), 0xcbf43926);
+  assert.equal(await crc32Fast(new Uint8Array(0)), 0);
+  for (const size of [1, 1000, PART + 7]) {
+    const input = sample(size);
+    assert.equal(await crc32Fast(input), crc32(input), `${size} bytes`);
+  }
 });
 
 test("a member made in parts gunzips (zlib and fflate) to its input, at part boundaries and off them", async () => {
