@@ -43,7 +43,7 @@ test("/init loads the modules before a command, and runs the command only if the
 
 test("/init loads the modules before a scripted command too", () => {
   const init = renderInit({ vars: { modules: ["dummy"], command: null } });
-  assert.match(init, /^ {2}\(load_modules && run_sh "\$cmd"\) <\/dev\/microforge\.stdin >\/dev\/microforge\.stdout 2>\/dev\/microforge\.stderr$/m);
+  assert.match(init, /^ {2}\(load_modules && run_sh "\$cmd"\) <"\$mf_stdin" >"\$mf_stdout" 2>"\$mf_stderr"$/m);
   assert.ok(lineOf(init, /^load_modules\(\) \{$/) < lineOf(init, /run_sh "\$cmd"/));
 });
 
