@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { packInitramfs } from "../../lib/initramfs/pack.ts";
 import { BASE_DIRS, rootfsEntries } from "../../lib/initramfs/rootfs.ts";
@@ -117,4 +117,34 @@ test("init variables of the wrong type are refused naming the variable, the type
   // Right types pass, and names the default template does not know are a custom template's business.
   checkInitVars({ command: ["uname", "-a"], network: null, mounts: [{ type: "proc", source: "proc", target: "/proc" }], myOwn: 42 });
   assert.match(renderInit({ vars: { command: ["uname", "-a"] } }), /^ {2}run_sh 'uname -a'$/m);
+});
+
+test("/init mounts with one mount -a from an /etc/fstab its printf writes, spaces and backslashes escaped as fstab wants", async () => {
+  const { renderInit } = await import("../../lib/initramfs/rootfs.ts");
+  const mounts = [
+    { type: "proc", source: "proc", target: "/proc" },
+    { type: "tmpfs", source: "scratch", target: "/mnt/my dir", options: "size=1m,mode=0755" },
+    { type: "tmpfs", source: "a\\b", target: "/mnt/tab\there" },
+  ];
+  const init = renderInit({ vars: { mounts } });
+  // (9p shares and --host-root mount later, from the kernel command line.)
+  assert.doesNotMatch(init.slice(0, init.indexOf("read -r cmdline")), /^mount -t /m, "no mount command per mount");
+  assert.match(init, /^mount -a$/m);
+  assert.match(init, /^\[ -d '\/mnt\/my dir' \] \|\| mkdir -p '\/mnt\/my dir'$/m, "targets are made first");
+  // The printf line, run by a real shell into a file of ours instead of /etc/fstab.
+  const line = init.split("\n").find((l) => l.startsWith("printf "));
+  assert.ok(line?.endsWith(" >/etc/fstab"), "printf writes /etc/fstab");
+  const dir = await tempDir("fstab-");
+  const file = join(dir, "fstab");
+  const r = await runProcess(["sh", "-c", `${line!.slice(0, -" >/etc/fstab".length)} >"$1"`, "sh", file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readFile(file, "utf8"), [
+    "proc /proc proc defaults 0 0",
+    "scratch /mnt/my\\040dir tmpfs size=1m,mode=0755 0 0",
+    "a\\134b /mnt/tab\\011here tmpfs defaults 0 0",
+    "",
+  ].join("\n"));
+  // Without mounts, no fstab and no mount -a.
+  const none = renderInit({ vars: { mounts: [] } });
+  assert.doesNotMatch(none, /fstab|mount -a/);
 });
