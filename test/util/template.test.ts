@@ -91,7 +91,9 @@ test("the default /init mounts proc, sysfs, devtmpfs and tmpfs, runs sh, then re
   const init = renderInit();
   assert.match(init, /^#!\/bin\/busybox sh\n/);
   assert.match(init, /busybox --install -s \/bin/);
-  for (const t of ["proc /proc", "sysfs /sys", "devtmpfs /dev", "tmpfs /tmp"]) assert.match(init, new RegExp(`mount -t ${t.split(" ")[0]} ${t}`));
+  // All four from one fstab: `mount -a` (every command in /init is a fork under TCG).
+  for (const t of ["proc /proc", "sysfs /sys", "devtmpfs /dev", "tmpfs /tmp"]) assert.match(init, new RegExp(`^printf '%s\\\\n' .*'${t} ${t.split(" ")[0]} defaults 0 0'.* >/etc/fstab$`, "m"));
+  assert.match(init, /^mount -a$/m);
   assert.match(init, /setsid cttyhack sh; fi\n/);
   assert.match(init, /reboot -f\n$/);
   assert.match(init, /if \[ -e \/sys\/class\/net\/eth0 \]; then[\s\S]*udhcpc .* -s \/etc\/udhcpc\.script/);
